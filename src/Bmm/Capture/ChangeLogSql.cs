@@ -1,0 +1,95 @@
+namespace Bmm.Capture;
+
+/// <summary>All SQL that reads, advances and discards the change log.</summary>
+internal static class ChangeLogSql
+{
+    /// <summary>
+    /// Every transaction with an id below this horizon has finished, so no change-log row can
+    /// appear below it any more: a consumer may read up to it without missing a late commit.
+    /// </summary>
+    public const string Horizon = "SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint";
+
+    public const string RegisterConsumer = """
+        INSERT INTO bmm.consumer (name, xid, model_id)
+        VALUES (@name, pg_snapshot_xmin(pg_current_snapshot())::text::bigint - 1, 2147483647)
+        ON CONFLICT (name) DO NOTHING
+        """;
+
+    public const string LockPosition = "SELECT xid, model_id FROM bmm.consumer WHERE name = @name FOR UPDATE";
+
+    public const string ReadSlice = """
+        SELECT xid, model_id FROM bmm.change_log
+        WHERE (xid, model_id) > (@xid, @model_id) AND xid < @horizon
+        ORDER BY xid, model_id
+        LIMIT @limit
+        """;
+
+    public const string AdvancePosition = """
+        UPDATE bmm.consumer SET xid = @xid, model_id = @model_id, updated_at = now()
+        WHERE name = @name
+        """;
+
+    public const string TakeQueued = """
+        DELETE FROM bmm.model_queue
+        WHERE model_id IN (SELECT model_id FROM bmm.model_queue ORDER BY model_id LIMIT @limit FOR UPDATE SKIP LOCKED)
+        RETURNING model_id
+        """;
+
+    /// <summary>Nothing is left below the horizon: the position jumps to it, so old partitions can go.</summary>
+    public const string AdvanceIdle = """
+        UPDATE bmm.consumer SET xid = @horizon - 1, model_id = 2147483647, updated_at = now()
+        WHERE name = @name AND xid < @horizon - 1
+        """;
+
+    public const string EnsurePartitions = "SELECT bmm.ensure_change_log_partitions(3)";
+
+    /// <summary>Partitions whose whole xid range every consumer has passed.</summary>
+    public const string ConsumedPartitions = """
+        WITH low AS (SELECT min(xid) AS xid FROM bmm.consumer)
+        SELECT c.relname
+        FROM pg_inherits i
+        JOIN pg_class c ON c.oid = i.inhrelid
+        JOIN pg_class p ON p.oid = i.inhparent
+        JOIN pg_namespace n ON n.oid = p.relnamespace
+        CROSS JOIN low
+        WHERE n.nspname = 'bmm' AND p.relname = 'change_log' AND c.relname LIKE 'change\_log\_p%'
+          AND (substring(c.relname FROM 'change_log_p(\d+)')::bigint + 1) * bmm.change_log_partition_width() <= low.xid
+          AND pg_relation_size(c.oid) > 0
+        ORDER BY 1
+        """;
+
+    public const string ConsumedDefaultRows = """
+        DELETE FROM bmm.change_log_default
+        WHERE xid < (SELECT min(xid) FROM bmm.consumer)
+        """;
+
+    /// <summary>Partitions left empty and wholly behind every consumer; dropped to keep the catalog small.</summary>
+    public const string DroppablePartitions = """
+        WITH low AS (SELECT min(xid) AS xid FROM bmm.consumer)
+        SELECT c.relname
+        FROM pg_inherits i
+        JOIN pg_class c ON c.oid = i.inhrelid
+        JOIN pg_class p ON p.oid = i.inhparent
+        JOIN pg_namespace n ON n.oid = p.relnamespace
+        CROSS JOIN low
+        WHERE n.nspname = 'bmm' AND p.relname = 'change_log' AND c.relname LIKE 'change\_log\_p%'
+          AND (substring(c.relname FROM 'change_log_p(\d+)')::bigint + 2) * bmm.change_log_partition_width() <= low.xid
+        ORDER BY 1
+        """;
+
+    public const string State = """
+        SELECT
+            (SELECT count(*) FROM bmm.model_queue) AS queue_depth,
+            (SELECT count(*) FROM bmm.change_log l, bmm.consumer c
+             WHERE c.name = @name AND (l.xid, l.model_id) > (c.xid, c.model_id)) AS pending,
+            (SELECT coalesce(sum(pg_total_relation_size(i.inhrelid)), 0)::bigint
+             FROM pg_inherits i WHERE i.inhparent = 'bmm.change_log'::regclass) AS log_bytes,
+            coalesce(extract(epoch FROM now() - least(
+                (SELECT l.captured_at FROM bmm.change_log l, bmm.consumer c
+                 WHERE c.name = @name AND (l.xid, l.model_id) > (c.xid, c.model_id)
+                 ORDER BY l.xid, l.model_id LIMIT 1),
+                (SELECT min(enqueued_at) FROM bmm.model_queue))), 0)::float8 AS lag_seconds,
+            (SELECT xid FROM bmm.consumer WHERE name = @name) AS position_xid,
+            pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS horizon
+        """;
+}

@@ -1,0 +1,61 @@
+using System.CommandLine;
+using Bmm.Configuration;
+using Bmm.Database;
+
+namespace Bmm.Cli;
+
+/// <summary>The bmm command line.</summary>
+public static class CliApp
+{
+    public static RootCommand BuildRoot()
+    {
+        var root = new RootCommand("bmm keeps \"ModelBaseModelMetric\" (per model and base model: downloads, images, distinct thumbs-up users) correct and fresh.");
+        root.Options.Add(CommonOptions.Connection);
+        root.Options.Add(CommonOptions.Verbose);
+        foreach (var command in new[]
+                 {
+                     MigrateCommand.Create(), RunCommand.Create(), VerifyCommand.Create(), StatusCommand.Create(),
+                     QueueCommands.Enqueue(), QueueCommands.Pause(), QueueCommands.Resume(),
+                 })
+            root.Subcommands.Add(command);
+        return root;
+    }
+
+    /// <summary>Parses and runs; bad usage exits 2 with one sentence on standard error.</summary>
+    public static async Task<int> RunAsync(string[] args, TextWriter? error = null)
+    {
+        error ??= Console.Error;
+        var parse = BuildRoot().Parse(args);
+        if (parse.Errors.Count > 0)
+        {
+            foreach (var parseError in parse.Errors) await error.WriteLineAsync(parseError.Message);
+            return ExitCodes.Usage;
+        }
+        return await parse.InvokeAsync();
+    }
+
+    /// <summary>Runs a command body with the shared error handling: usage errors exit 2, failures 3.</summary>
+    internal static async Task<int> ExecuteAsync(ParseResult parse, CancellationToken cancellationToken, Func<CommandEnvironment, CancellationToken, Task<int>> body)
+    {
+        try
+        {
+            await using var environment = CommandEnvironment.Create(parse);
+            return await body(environment, cancellationToken);
+        }
+        catch (UsageException e)
+        {
+            await Console.Error.WriteLineAsync(e.Message);
+            return ExitCodes.Usage;
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            await Console.Error.WriteLineAsync("Cancelled; work in progress was rolled back.");
+            return ExitCodes.Failed;
+        }
+        catch (Exception e) when (e is Npgsql.NpgsqlException or InvalidOperationException or TimeoutException)
+        {
+            await Console.Error.WriteLineAsync($"Failed: {ConnectionResolver.Describe(e)}");
+            return ExitCodes.Failed;
+        }
+    }
+}

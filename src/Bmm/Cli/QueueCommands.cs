@@ -1,0 +1,60 @@
+using System.CommandLine;
+using Bmm.Configuration;
+using Bmm.Refresh;
+using Bmm.Schema;
+
+namespace Bmm.Cli;
+
+internal static class QueueCommands
+{
+    public static Command Enqueue()
+    {
+        var ids = new Argument<string[]>("ids") { Description = "Model ids to recompute; read from standard input when none are given.", Arity = ArgumentArity.ZeroOrMore };
+        var command = new Command("enqueue", "Queue model ids for recomputation by the next run.") { ids };
+        command.SetAction((parse, ct) => CliApp.ExecuteAsync(parse, ct, async (env, token) =>
+        {
+            var tokens = parse.GetValue(ids) ?? [];
+            if (tokens.Length == 0 && Console.IsInputRedirected)
+                tokens = (await Console.In.ReadToEndAsync(token)).Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries);
+            var modelIds = ParseIds(tokens);
+            if (modelIds.Count == 0) throw new UsageException("No model ids given: pass them as arguments or on standard input.");
+            var dataSource = await env.DataSourceAsync(token);
+            await Migrator.RequireJobSchemaAsync(dataSource, token);
+            var added = await RefreshRunner.EnqueueAsync(dataSource, modelIds, token);
+            Console.WriteLine($"Queued {added:N0} model ids ({modelIds.Count - added:N0} were already queued).");
+            return ExitCodes.Success;
+        }));
+        return command;
+    }
+
+    /// <summary>Every token must be a positive 32-bit integer; the first bad one is named.</summary>
+    internal static List<int> ParseIds(IEnumerable<string> tokens)
+    {
+        var result = new List<int>();
+        foreach (var token in tokens)
+        {
+            if (!int.TryParse(token, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var id) || id <= 0)
+                throw new UsageException($"'{token}' is not a model id (a positive integer); nothing was queued.");
+            result.Add(id);
+        }
+        return result.Distinct().ToList();
+    }
+
+    public static Command Pause() => Switch("pause", "Stop all runners from working (the kill switch, kept in the database).", true);
+
+    public static Command Resume() => Switch("resume", "Let the runners work again.", false);
+
+    private static Command Switch(string name, string description, bool paused)
+    {
+        var command = new Command(name, description);
+        command.SetAction((parse, ct) => CliApp.ExecuteAsync(parse, ct, async (env, token) =>
+        {
+            var dataSource = await env.DataSourceAsync(token);
+            await Migrator.RequireJobSchemaAsync(dataSource, token);
+            await RefreshRunner.SetPausedAsync(dataSource, paused, token);
+            Console.WriteLine(paused ? "Paused: runners skip their runs until `bmm resume`." : "Resumed.");
+            return ExitCodes.Success;
+        }));
+        return command;
+    }
+}

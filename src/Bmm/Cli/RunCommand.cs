@@ -1,0 +1,82 @@
+using System.CommandLine;
+using System.Text.Json;
+using Bmm.Refresh;
+using Bmm.Schema;
+using Spectre.Console;
+
+namespace Bmm.Cli;
+
+internal static class RunCommand
+{
+    public static readonly Option<string?> Strategy = new("--strategy")
+    {
+        Description = "How to compute the refresh: " + string.Join(", ", StrategyCatalog.Names) + " (default: Job:Strategy, setbased).",
+    };
+
+    public static Command Create()
+    {
+        var command = new Command("run", "Run one refresh cycle and print what it did.") { Strategy, CommonOptions.Json };
+        command.SetAction((parse, ct) => CliApp.ExecuteAsync(parse, ct, async (env, token) =>
+        {
+            var strategy = StrategyCatalog.Create(parse.GetValue(Strategy) ?? env.Job.Strategy);
+            var dataSource = await env.DataSourceAsync(token);
+            await Migrator.RequireJobSchemaAsync(dataSource, token);
+            var runner = new RefreshRunner(dataSource, env.Job, env.Time, env.Logger, env.Metrics);
+            var report = await runner.RunOnceAsync(strategy, token);
+            if (parse.GetValue(CommonOptions.Json)) Console.WriteLine(ToJson(report));
+            else Print(report);
+            return report.Outcome == RunOutcome.Failed ? ExitCodes.Failed : ExitCodes.Success;
+        }));
+        return command;
+    }
+
+    internal static string ToJson(RunReport report) => JsonSerializer.Serialize(new
+    {
+        outcome = report.Outcome.ToString().ToLowerInvariant(),
+        strategy = report.Strategy,
+        runId = report.RunId,
+        seconds = report.Seconds,
+        affectedModels = report.Result?.AffectedModels ?? 0,
+        batches = report.Result?.Batches ?? 0,
+        inserted = report.Result?.Inserted ?? 0,
+        updated = report.Result?.Updated ?? 0,
+        deleted = report.Result?.Deleted ?? 0,
+        unchanged = report.Result?.Unchanged ?? 0,
+        clamped = report.Result?.Clamped ?? 0,
+        backlogLeft = report.Result?.BacklogLeft ?? false,
+        watermark = report.Result?.Watermark,
+        phases = report.Result?.PhaseSeconds ?? [],
+        error = report.Error is null ? null : Database.ConnectionResolver.Describe(report.Error),
+    });
+
+    internal static void Print(RunReport report)
+    {
+        switch (report.Outcome)
+        {
+            case RunOutcome.SkippedLocked:
+                Console.WriteLine("Skipped: another runner holds the lock.");
+                return;
+            case RunOutcome.SkippedPaused:
+                Console.WriteLine("Skipped: the job is paused (bmm resume to continue).");
+                return;
+            case RunOutcome.Failed:
+                Console.Error.WriteLine($"Run {report.RunId} ({report.Strategy}) failed after {report.Seconds:F2}s: {Database.ConnectionResolver.Describe(report.Error!)}");
+                Console.Error.WriteLine("The position and the table are as the last committed batch left them; the next run redoes the rest.");
+                return;
+        }
+        var r = report.Result!;
+        var table = new Table().AddColumns("", "");
+        table.AddRow("run", $"{report.RunId} ({report.Strategy})");
+        table.AddRow("affected models", r.AffectedModels.ToString("N0"));
+        table.AddRow("batches", r.Batches.ToString("N0"));
+        table.AddRow("rows inserted / updated / deleted", $"{r.Inserted:N0} / {r.Updated:N0} / {r.Deleted:N0}");
+        table.AddRow("rows left unchanged", r.Unchanged.ToString("N0"));
+        if (r.Clamped > 0) table.AddRow("sums clamped to int4", r.Clamped.ToString("N0"));
+        if (r.BacklogLeft) table.AddRow("backlog", "budget reached; the rest is carried to the next run");
+        if (r.Watermark is not null) table.AddRow("watermark", r.Watermark);
+        foreach (var (phase, seconds) in r.PhaseSeconds) table.AddRow($"  {phase}", $"{seconds:F3}s");
+        table.AddRow("total", $"{report.Seconds:F3}s");
+        table.HideHeaders();
+        AnsiConsole.Write(table);
+    }
+}

@@ -1,0 +1,35 @@
+namespace Bmm.Configuration;
+
+/// <summary>How a refresh run behaves. Section <c>Job</c>; environment <c>BMM_Job__*</c>.</summary>
+public sealed class JobOptions
+{
+    /// <summary>Strategy used by <c>run</c> and <c>serve</c> when no --strategy is given.</summary>
+    public string Strategy { get; set; } = "setbased";
+
+    /// <summary>Most models one run recomputes; the rest is carried to the next run.</summary>
+    public int MaxModelsPerRun { get; set; } = 200_000;
+
+    /// <summary>Most seconds one run works before it stops at the next batch boundary.</summary>
+    public int MaxSecondsPerRun { get; set; } = 240;
+
+    /// <summary>Change-log rows (about one per changed model) taken per setbased transaction.</summary>
+    public int BatchSize { get; set; } = 5_000;
+
+    /// <summary>How long a statement waits for a row or table lock before the transaction rolls back.</summary>
+    public int LockTimeoutSeconds { get; set; } = 10;
+
+    /// <summary>Longest a single statement may run.</summary>
+    public int StatementTimeoutSeconds { get; set; } = 300;
+
+    /// <summary>Attempts for a transaction that rolled back (deadlock, lock timeout, serialization).</summary>
+    public int MaxAttempts { get; set; } = 3;
+
+    internal void Validate()
+    {
+        if (MaxModelsPerRun < 1) throw new UsageException("Job:MaxModelsPerRun must be at least 1.");
+        if (MaxSecondsPerRun < 1) throw new UsageException("Job:MaxSecondsPerRun must be at least 1.");
+        if (BatchSize < 1) throw new UsageException("Job:BatchSize must be at least 1.");
+        if (LockTimeoutSeconds < 1 || StatementTimeoutSeconds < 1) throw new UsageException("Job timeouts must be at least 1 second.");
+        if (MaxAttempts < 1) throw new UsageException("Job:MaxAttempts must be at least 1.");
+    }
+}

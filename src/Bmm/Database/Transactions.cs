@@ -1,0 +1,53 @@
+using Bmm.Configuration;
+using Bmm.Telemetry;
+using Microsoft.Extensions.Logging;
+using Npgsql;
+
+namespace Bmm.Database;
+
+/// <summary>Runs units of work in transactions with timeouts, retrying only those that rolled back.</summary>
+public sealed class Transactions(NpgsqlDataSource dataSource, JobOptions options, ILogger logger, JobMetrics? metrics = null)
+{
+    private const string SetTimeoutsSql = "SELECT set_config('lock_timeout', @lock, true), set_config('statement_timeout', @statement, true)";
+
+    public NpgsqlDataSource DataSource => dataSource;
+
+    /// <summary>
+    /// Runs <paramref name="work"/> in one transaction. A failure that PostgreSQL reports as a
+    /// rollback (deadlock, serialization failure, lock timeout) is retried with backoff; anything
+    /// else propagates. The work must re-read what it depends on, since a retry starts afresh.
+    /// </summary>
+    public async Task<T> RunAsync<T>(Func<NpgsqlConnection, NpgsqlTransaction, CancellationToken, Task<T>> work, CancellationToken cancellationToken)
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+            await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+            try
+            {
+                await using (var timeouts = new NpgsqlCommand(SetTimeoutsSql, connection, transaction))
+                {
+                    timeouts.Parameters.AddWithValue("lock", $"{options.LockTimeoutSeconds}s");
+                    timeouts.Parameters.AddWithValue("statement", $"{options.StatementTimeoutSeconds}s");
+                    await timeouts.ExecuteNonQueryAsync(cancellationToken);
+                }
+                var result = await work(connection, transaction, cancellationToken);
+                await transaction.CommitAsync(cancellationToken);
+                return result;
+            }
+            catch (PostgresException e) when (IsRolledBack(e) && attempt < options.MaxAttempts)
+            {
+                metrics?.Retries.Add(1);
+                var delay = 200 * (1 << (attempt - 1)) + Random.Shared.Next(100);
+                Log.Retrying(logger, e.SqlState, attempt, options.MaxAttempts, delay);
+                await Task.Delay(delay, cancellationToken);
+            }
+        }
+    }
+
+    /// <summary>Errors after which PostgreSQL has rolled the whole transaction back, so nothing was left behind.</summary>
+    public static bool IsRolledBack(PostgresException e) => e.SqlState is
+        PostgresErrorCodes.SerializationFailure or
+        PostgresErrorCodes.DeadlockDetected or
+        PostgresErrorCodes.LockNotAvailable;
+}

@@ -1,0 +1,75 @@
+namespace Bmm.Oracle;
+
+/// <summary>The definition every strategy must reproduce, computed from scratch (reference-system.md).</summary>
+internal static class OracleSql
+{
+    /// <summary>Every (model, base model) with a Published version, with its exact numbers.</summary>
+    public const string Expected = """
+        SELECT v."modelId", v."baseModel",
+               coalesce((SELECT count(DISTINCT r."userId")
+                         FROM "ModelVersion" v2 JOIN "ResourceReview" r ON r."modelVersionId" = v2."id"
+                         WHERE v2."modelId" = v."modelId" AND v2."baseModel" = v."baseModel" AND v2."status" = 'Published'
+                           AND r."recommended" AND NOT r."exclude" AND NOT r."tosViolation"), 0)::int AS "thumbsUpCount",
+               least(coalesce(sum(m."downloadCount"), 0), 2147483647)::int AS "downloadCount",
+               least(coalesce(sum(m."imageCount"), 0), 2147483647)::int AS "imageCount",
+               mo."status", mo."availability", mo."nsfwLevel", mo."mode", mo."poi", mo."minor"
+        FROM "ModelVersion" v
+        JOIN "Model" mo ON mo."id" = v."modelId"
+        LEFT JOIN "ModelVersionMetric" m ON m."modelVersionId" = v."id"
+        WHERE v."status" = 'Published'
+        GROUP BY v."modelId", v."baseModel", mo."id"
+        """;
+
+    /// <summary>The same definition written set-wise, fast enough for the whole table; checked against <see cref="Expected"/> in the tests.</summary>
+    public const string ExpectedFast = """
+        WITH published AS (
+            SELECT v."id", v."modelId", v."baseModel" FROM "ModelVersion" v WHERE v."status" = 'Published'
+        ), sums AS (
+            SELECT p."modelId", p."baseModel", coalesce(sum(m."downloadCount"), 0) AS downloads, coalesce(sum(m."imageCount"), 0) AS images
+            FROM published p LEFT JOIN "ModelVersionMetric" m ON m."modelVersionId" = p."id"
+            GROUP BY p."modelId", p."baseModel"
+        ), thumbs AS (
+            SELECT p."modelId", p."baseModel", count(DISTINCT r."userId") AS thumbs
+            FROM published p JOIN "ResourceReview" r ON r."modelVersionId" = p."id"
+            WHERE r."recommended" AND NOT r."exclude" AND NOT r."tosViolation"
+            GROUP BY p."modelId", p."baseModel"
+        )
+        SELECT s."modelId", s."baseModel", coalesce(t.thumbs, 0)::int AS "thumbsUpCount",
+               least(s.downloads, 2147483647)::int AS "downloadCount", least(s.images, 2147483647)::int AS "imageCount",
+               mo."status", mo."availability", mo."nsfwLevel", mo."mode", mo."poi", mo."minor"
+        FROM sums s JOIN "Model" mo ON mo."id" = s."modelId"
+        LEFT JOIN thumbs t ON t."modelId" = s."modelId" AND t."baseModel" = s."baseModel"
+        """;
+
+    public const string CreateExpected = "CREATE TEMP TABLE bmm_expected ON COMMIT DROP AS " + ExpectedFast;
+
+    public const string IndexExpected = "CREATE UNIQUE INDEX ON bmm_expected (\"modelId\", \"baseModel\"); ANALYZE bmm_expected";
+
+    /// <summary>Every difference between the table and the oracle, classified.</summary>
+    public const string CreateDiff = "CREATE TEMP TABLE bmm_diff ON COMMIT DROP AS " + """
+        SELECT CASE WHEN a."modelId" IS NULL THEN 'missing' WHEN e."modelId" IS NULL THEN 'extra' ELSE 'wrong' END AS kind,
+               coalesce(e."modelId", a."modelId") AS "modelId", coalesce(e."baseModel", a."baseModel") AS "baseModel",
+               to_jsonb(a) - 'updatedAt' AS actual, to_jsonb(e) AS expected
+        FROM bmm_expected e
+        FULL JOIN "ModelBaseModelMetric" a ON a."modelId" = e."modelId" AND a."baseModel" = e."baseModel"
+        WHERE a."modelId" IS NULL OR e."modelId" IS NULL
+           OR (a."thumbsUpCount", a."downloadCount", a."imageCount", a."status", a."availability", a."nsfwLevel", a."mode", a."poi", a."minor")
+              IS DISTINCT FROM
+              (e."thumbsUpCount", e."downloadCount", e."imageCount", e."status", e."availability", e."nsfwLevel", e."mode", e."poi", e."minor")
+        """;
+
+    public const string Counts = """
+        SELECT (SELECT count(*) FROM bmm_expected),
+               count(*) FILTER (WHERE kind = 'missing'), count(*) FILTER (WHERE kind = 'extra'), count(*) FILTER (WHERE kind = 'wrong')
+        FROM bmm_diff
+        """;
+
+    public const string Samples = """
+        SELECT kind, "modelId", "baseModel", actual::text, expected::text
+        FROM (SELECT *, row_number() OVER (PARTITION BY kind ORDER BY "modelId", "baseModel") AS n FROM bmm_diff) d
+        WHERE n <= @per_kind
+        ORDER BY kind, "modelId", "baseModel"
+        """;
+
+    public const string DriftedModels = """SELECT DISTINCT "modelId" FROM bmm_diff ORDER BY 1""";
+}

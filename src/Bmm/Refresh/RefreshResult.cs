@@ -1,0 +1,57 @@
+using System.Diagnostics;
+
+namespace Bmm.Refresh;
+
+/// <summary>What one refresh did. Counters are filled in as the work goes.</summary>
+public sealed class RefreshResult
+{
+    public long AffectedModels { get; set; }
+    public int Batches { get; set; }
+    public long Inserted { get; set; }
+    public long Updated { get; set; }
+    public long Deleted { get; set; }
+    public long Unchanged { get; set; }
+    public long Clamped { get; set; }
+    /// <summary>Work left for the next run because the run's budget ran out.</summary>
+    public bool BacklogLeft { get; set; }
+    /// <summary>The strategy's watermark or log position after the run, as text.</summary>
+    public string? Watermark { get; set; }
+    public Dictionary<string, double> PhaseSeconds { get; } = [];
+
+    /// <summary>Times <paramref name="work"/> and adds it to the phase <paramref name="phase"/>.</summary>
+    public async Task<T> TimeAsync<T>(string phase, Func<Task<T>> work)
+    {
+        var started = Stopwatch.GetTimestamp();
+        try
+        {
+            return await work();
+        }
+        finally
+        {
+            AddPhase(phase, Stopwatch.GetElapsedTime(started).TotalSeconds);
+        }
+    }
+
+    public async Task TimeAsync(string phase, Func<Task> work) =>
+        await TimeAsync(phase, async () => { await work(); return 0; });
+
+    public void AddPhase(string phase, double seconds)
+    {
+        lock (PhaseSeconds)
+        {
+            PhaseSeconds[phase] = PhaseSeconds.GetValueOrDefault(phase) + seconds;
+        }
+    }
+
+    /// <summary>Adds the counts of one written batch (thread-safe: the baselines write in parallel).</summary>
+    public void AddWrite(long inserted, long updated, long deleted, long unchanged)
+    {
+        lock (PhaseSeconds)
+        {
+            Inserted += inserted;
+            Updated += updated;
+            Deleted += deleted;
+            Unchanged += unchanged;
+        }
+    }
+}

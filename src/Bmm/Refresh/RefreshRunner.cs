@@ -1,0 +1,133 @@
+using System.Diagnostics;
+using System.Text.Json;
+using Bmm.Configuration;
+using Bmm.Database;
+using Bmm.Telemetry;
+using Microsoft.Extensions.Logging;
+using Npgsql;
+
+namespace Bmm.Refresh;
+
+public enum RunOutcome
+{
+    Succeeded,
+    SkippedLocked,
+    SkippedPaused,
+    Failed,
+}
+
+/// <summary>The outcome of one attempt to run, with the strategy's result when it ran.</summary>
+public sealed record RunReport(RunOutcome Outcome, string Strategy, long RunId, RefreshResult? Result, double Seconds, Exception? Error);
+
+/// <summary>
+/// Runs one refresh: takes the shared runner lock, honours the kill switch, records the run in
+/// bmm.run_history and the metrics. Every strategy goes through here.
+/// </summary>
+public sealed class RefreshRunner(NpgsqlDataSource dataSource, JobOptions options, TimeProvider time, ILogger logger, JobMetrics metrics)
+{
+    public async Task<RunReport> RunOnceAsync(IRefreshStrategy strategy, CancellationToken cancellationToken)
+    {
+        await using var runnerLock = await RunnerLock.TryAcquireAsync(dataSource, cancellationToken);
+        if (runnerLock is null)
+        {
+            metrics.RunsSkipped.Add(1, new KeyValuePair<string, object?>("reason", "locked"));
+            Log.RunSkippedLocked(logger);
+            return new RunReport(RunOutcome.SkippedLocked, strategy.Name, 0, null, 0, null);
+        }
+        if (await IsPausedAsync(dataSource, cancellationToken))
+        {
+            metrics.RunsSkipped.Add(1, new KeyValuePair<string, object?>("reason", "paused"));
+            Log.RunSkippedPaused(logger);
+            return new RunReport(RunOutcome.SkippedPaused, strategy.Name, 0, null, 0, null);
+        }
+
+        long runId;
+        await using (var start = dataSource.CreateCommand(JobControlSql.StartRun))
+        {
+            start.Parameters.AddWithValue("strategy", strategy.Name);
+            runId = (long)(await start.ExecuteScalarAsync(cancellationToken))!;
+        }
+
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, runnerLock.Lost);
+        var context = new RefreshContext(dataSource, options, time, logger, metrics);
+        var started = Stopwatch.GetTimestamp();
+        RefreshResult? result = null;
+        Exception? error = null;
+        try
+        {
+            result = await strategy.RefreshAsync(context, linked.Token);
+        }
+        catch (Exception e) when (e is not OperationCanceledException || runnerLock.Lost.IsCancellationRequested)
+        {
+            error = runnerLock.Lost.IsCancellationRequested
+                ? new InvalidOperationException("The connection holding the runner lock was lost; the run stopped.", e)
+                : e;
+        }
+        var seconds = Stopwatch.GetElapsedTime(started).TotalSeconds;
+        var outcome = error is null ? RunOutcome.Succeeded : RunOutcome.Failed;
+        await RecordAsync(runId, outcome, result, error, CancellationToken.None);
+
+        var tags = new KeyValuePair<string, object?>[] { new("strategy", strategy.Name), new("outcome", outcome.ToString().ToLowerInvariant()) };
+        metrics.Runs.Add(1, tags);
+        metrics.RunDuration.Record(seconds, tags);
+        if (result is not null)
+        {
+            foreach (var (phase, phaseSeconds) in result.PhaseSeconds)
+                metrics.PhaseDuration.Record(phaseSeconds, new("strategy", strategy.Name), new("phase", phase));
+            metrics.AffectedModels.Add(result.AffectedModels, tags[0]);
+            metrics.RowsWritten.Add(result.Inserted + result.Updated, tags[0]);
+            metrics.RowsDeleted.Add(result.Deleted, tags[0]);
+            metrics.RowsUnchanged.Add(result.Unchanged, tags[0]);
+        }
+        if (error is null)
+            Log.RunFinished(logger, runId, strategy.Name, result!.AffectedModels, result.Batches, result.Inserted, result.Updated, result.Deleted, result.Unchanged, seconds);
+        else
+            Log.RunFailed(logger, error, runId, strategy.Name);
+        return new RunReport(outcome, strategy.Name, runId, result, seconds, error);
+    }
+
+    private async Task RecordAsync(long runId, RunOutcome outcome, RefreshResult? result, Exception? error, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await using var finish = dataSource.CreateCommand(JobControlSql.FinishRun);
+            finish.Parameters.AddWithValue("id", runId);
+            finish.Parameters.AddWithValue("outcome", outcome == RunOutcome.Succeeded ? "succeeded" : "failed");
+            finish.Parameters.AddWithValue("affected", result?.AffectedModels ?? 0);
+            finish.Parameters.AddWithValue("batches", result?.Batches ?? 0);
+            finish.Parameters.AddWithValue("inserted", result?.Inserted ?? 0);
+            finish.Parameters.AddWithValue("updated", result?.Updated ?? 0);
+            finish.Parameters.AddWithValue("deleted", result?.Deleted ?? 0);
+            finish.Parameters.AddWithValue("unchanged", result?.Unchanged ?? 0);
+            finish.Parameters.AddWithValue("clamped", result?.Clamped ?? 0);
+            finish.Parameters.AddWithValue("backlog", result?.BacklogLeft ?? false);
+            finish.Parameters.AddWithValue("phases", JsonSerializer.Serialize(result?.PhaseSeconds ?? []));
+            finish.Parameters.AddWithValue("error", error is null ? DBNull.Value : ConnectionResolver.Describe(error));
+            await finish.ExecuteNonQueryAsync(cancellationToken);
+        }
+        catch (NpgsqlException)
+        {
+            // The database is unreachable: the failure is already logged, the history row stays 'running'.
+        }
+    }
+
+    public static async Task<bool> IsPausedAsync(NpgsqlDataSource dataSource, CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand(JobControlSql.IsPaused);
+        return await command.ExecuteScalarAsync(cancellationToken) is true;
+    }
+
+    public static async Task SetPausedAsync(NpgsqlDataSource dataSource, bool paused, CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand(JobControlSql.SetPaused);
+        command.Parameters.AddWithValue("paused", paused);
+        await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    public static async Task<int> EnqueueAsync(NpgsqlDataSource dataSource, IReadOnlyCollection<int> ids, CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand(JobControlSql.Enqueue);
+        command.Parameters.AddWithValue("ids", ids.ToArray());
+        return await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+}

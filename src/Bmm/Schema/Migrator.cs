@@ -1,0 +1,135 @@
+using System.Reflection;
+using Bmm.Capture;
+using Bmm.Configuration;
+using DbUp;
+using DbUp.Engine;
+using Npgsql;
+
+namespace Bmm.Schema;
+
+/// <summary>What <c>migrate</c> did, for the report.</summary>
+public sealed record MigrationReport(
+    IReadOnlyList<string> ScriptsApplied,
+    IReadOnlyList<string> TriggersAdded,
+    IReadOnlyList<string> TriggersRemoved,
+    IReadOnlyList<string> Grants);
+
+/// <summary>
+/// Applies the versioned, embedded .sql scripts (recorded by DbUp in bmm.schema_versions) and
+/// installs or removes the capture triggers, which are re-applied on every run.
+/// </summary>
+public static class Migrator
+{
+    private const string ResourcePrefix = "Bmm.Schema.Scripts.";
+
+    public static async Task<MigrationReport> MigrateAsync(NpgsqlDataSource dataSource, bool withSiteSchema, CancellationToken cancellationToken)
+    {
+        var applied = new List<string>();
+        await using (var createSchema = dataSource.CreateCommand(SchemaSql.CreateJobSchema))
+            await createSchema.ExecuteNonQueryAsync(cancellationToken);
+        if (withSiteSchema) applied.AddRange(ApplyScripts(dataSource, "Site."));
+        await RequireSiteTablesAsync(dataSource, cancellationToken);
+        applied.AddRange(ApplyScripts(dataSource, "Job."));
+
+        var before = await ListCaptureTriggersAsync(dataSource, cancellationToken);
+        await using (var connection = await dataSource.OpenConnectionAsync(cancellationToken))
+        await using (var transaction = await connection.BeginTransactionAsync(cancellationToken))
+        {
+            await using (var timeout = new NpgsqlCommand(SchemaSql.SetLockTimeout, connection, transaction))
+                await timeout.ExecuteNonQueryAsync(cancellationToken);
+            await using (var capture = new NpgsqlCommand(ReadScript("Capture.capture_triggers.sql"), connection, transaction))
+                await capture.ExecuteNonQueryAsync(cancellationToken);
+            await ChangeLog.RegisterConsumerAsync(connection, transaction, ChangeLog.SetBasedConsumer, cancellationToken);
+            await transaction.CommitAsync(cancellationToken);
+        }
+        var after = await ListCaptureTriggersAsync(dataSource, cancellationToken);
+        return new MigrationReport(applied, after.Except(before).ToList(), [], await GrantsAsync(dataSource, cancellationToken));
+    }
+
+    public static async Task<MigrationReport> RemoveCaptureAsync(NpgsqlDataSource dataSource, CancellationToken cancellationToken)
+    {
+        var before = await ListCaptureTriggersAsync(dataSource, cancellationToken);
+        await using (var connection = await dataSource.OpenConnectionAsync(cancellationToken))
+        await using (var transaction = await connection.BeginTransactionAsync(cancellationToken))
+        {
+            await using (var timeout = new NpgsqlCommand(SchemaSql.SetLockTimeout, connection, transaction))
+                await timeout.ExecuteNonQueryAsync(cancellationToken);
+            await using (var drop = new NpgsqlCommand(SchemaSql.DropCaptureTriggers, connection, transaction))
+                await drop.ExecuteNonQueryAsync(cancellationToken);
+            await transaction.CommitAsync(cancellationToken);
+        }
+        return new MigrationReport([], [], before, []);
+    }
+
+    /// <summary>Fails with one sentence when a site table is missing.</summary>
+    public static async Task RequireSiteTablesAsync(NpgsqlDataSource dataSource, CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand(SchemaSql.MissingSiteTables);
+        command.Parameters.AddWithValue("tables", SchemaSql.SiteTables);
+        var missing = new List<string>();
+        await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
+            while (await reader.ReadAsync(cancellationToken)) missing.Add(reader.GetString(0));
+        if (missing.Count > 0)
+            throw new UsageException(
+                $"The site table{(missing.Count > 1 ? "s" : "")} {string.Join(", ", missing.Select(m => $"\"{m}\""))} " +
+                "do not exist in this database: point --connection at the site's database, or run `bmm migrate --with-site-schema` to create an empty one.");
+    }
+
+    /// <summary>Fails with one sentence when the job's own objects are missing.</summary>
+    public static async Task RequireJobSchemaAsync(NpgsqlDataSource dataSource, CancellationToken cancellationToken)
+    {
+        await RequireSiteTablesAsync(dataSource, cancellationToken);
+        await using var command = dataSource.CreateCommand(SchemaSql.JobSchemaInstalled);
+        if (await command.ExecuteScalarAsync(cancellationToken) is not true)
+            throw new UsageException("The job's objects (schema bmm) are not installed in this database: run `bmm migrate` first.");
+    }
+
+    private static List<string> ApplyScripts(NpgsqlDataSource dataSource, string folder)
+    {
+        var upgrader = DeployChanges.To
+            .PostgresqlDatabase(new DbUp.Postgresql.PostgresqlConnectionManager(dataSource))
+            .WithScriptsEmbeddedInAssembly(Assembly.GetExecutingAssembly(), name => name.StartsWith(ResourcePrefix + folder, StringComparison.Ordinal))
+            .JournalToPostgresqlTable("bmm", "schema_versions")
+            .WithTransactionPerScript()
+            .LogToNowhere()
+            .Build();
+        var result = upgrader.PerformUpgrade();
+        if (!result.Successful)
+            throw new InvalidOperationException($"Migration {result.ErrorScript?.Name} failed: {result.Error?.Message}", result.Error);
+        return result.Scripts.Select(s => s.Name[ResourcePrefix.Length..]).ToList();
+    }
+
+    private static string ReadScript(string name)
+    {
+        using var stream = Assembly.GetExecutingAssembly().GetManifestResourceStream(ResourcePrefix + name)
+            ?? throw new InvalidOperationException($"Embedded script {name} is missing.");
+        using var reader = new StreamReader(stream);
+        return reader.ReadToEnd();
+    }
+
+    private static async Task<List<string>> ListCaptureTriggersAsync(NpgsqlDataSource dataSource, CancellationToken cancellationToken)
+    {
+        var triggers = new List<string>();
+        await using var command = dataSource.CreateCommand(SchemaSql.CaptureTriggers);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken)) triggers.Add(reader.GetString(0));
+        return triggers;
+    }
+
+    private static async Task<List<string>> GrantsAsync(NpgsqlDataSource dataSource, CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand(SchemaSql.CurrentUser);
+        var jobRole = (string)(await command.ExecuteScalarAsync(cancellationToken))!;
+        return
+        [
+            "-- The site's writers (every role that writes Model, ModelVersion, ModelVersionMetric or ResourceReview):",
+            "GRANT USAGE ON SCHEMA bmm TO <site_writer_role>;",
+            "GRANT INSERT ON bmm.change_log TO <site_writer_role>;",
+            $"-- The job's role (here: {jobRole}):",
+            $"GRANT USAGE ON SCHEMA bmm TO \"{jobRole}\";",
+            $"GRANT SELECT, INSERT, UPDATE, DELETE, TRUNCATE ON ALL TABLES IN SCHEMA bmm TO \"{jobRole}\";",
+            $"GRANT SELECT ON \"Model\", \"ModelVersion\", \"ModelVersionMetric\", \"ResourceReview\" TO \"{jobRole}\";",
+            $"GRANT SELECT, INSERT, UPDATE, DELETE ON \"ModelBaseModelMetric\", \"KeyValue\" TO \"{jobRole}\";",
+        ];
+    }
+}

@@ -1,0 +1,59 @@
+using System.Diagnostics.Metrics;
+
+namespace Bmm.Telemetry;
+
+/// <summary>
+/// The job's instruments, named in Prometheus style. prometheus-net exports every
+/// System.Diagnostics.Metrics meter, so these need no exporter-specific code.
+/// </summary>
+public sealed class JobMetrics : IDisposable
+{
+    public const string MeterName = "Bmm";
+
+    private readonly Meter _meter;
+
+    public JobMetrics()
+    {
+        _meter = new Meter(MeterName);
+        RunDuration = _meter.CreateHistogram<double>("bmm_run_duration_seconds", "s", "Duration of a refresh run.");
+        PhaseDuration = _meter.CreateHistogram<double>("bmm_phase_duration_seconds", "s", "Duration of one phase of a refresh run.");
+        BatchDuration = _meter.CreateHistogram<double>("bmm_batch_query_duration_seconds", "s", "Duration of one batch query.");
+        AffectedModels = _meter.CreateCounter<long>("bmm_affected_models_total", description: "Models recomputed.");
+        RowsWritten = _meter.CreateCounter<long>("bmm_rows_written_total", description: "Rows inserted or updated in ModelBaseModelMetric.");
+        RowsDeleted = _meter.CreateCounter<long>("bmm_rows_deleted_total", description: "Rows deleted from ModelBaseModelMetric.");
+        RowsUnchanged = _meter.CreateCounter<long>("bmm_rows_unchanged_total", description: "Rows recomputed and found unchanged (not written).");
+        Runs = _meter.CreateCounter<long>("bmm_runs_total", description: "Refresh runs by outcome.");
+        RunsSkipped = _meter.CreateCounter<long>("bmm_runs_skipped_total", description: "Runs skipped because another run held the lock or the job was paused.");
+        Clamps = _meter.CreateCounter<long>("bmm_clamps_total", description: "Sums clamped to the int4 maximum.");
+        Drift = _meter.CreateCounter<long>("bmm_drift_rows_total", description: "Rows found wrong, missing or extra by verify.");
+        Retries = _meter.CreateCounter<long>("bmm_retries_total", description: "Transactions retried after a rollback.");
+    }
+
+    public Histogram<double> RunDuration { get; }
+    public Histogram<double> PhaseDuration { get; }
+    public Histogram<double> BatchDuration { get; }
+    public Counter<long> AffectedModels { get; }
+    public Counter<long> RowsWritten { get; }
+    public Counter<long> RowsDeleted { get; }
+    public Counter<long> RowsUnchanged { get; }
+    public Counter<long> Runs { get; }
+    public Counter<long> RunsSkipped { get; }
+    public Counter<long> Clamps { get; }
+    public Counter<long> Drift { get; }
+    public Counter<long> Retries { get; }
+
+    /// <summary>Observable gauges read the job's state from the database when scraped.</summary>
+    public void ObserveState(Func<JobStateSnapshot?> read)
+    {
+        _meter.CreateObservableGauge("bmm_queue_depth", () => read()?.QueueDepth ?? 0, description: "Model ids waiting in the explicit queue.");
+        _meter.CreateObservableGauge("bmm_change_log_rows", () => read()?.PendingChanges ?? 0, description: "Change-log rows not yet applied by the setbased consumer.");
+        _meter.CreateObservableGauge("bmm_change_log_bytes", () => read()?.ChangeLogBytes ?? 0, "By", "Size on disk of the change log, all partitions.");
+        _meter.CreateObservableGauge("bmm_lag_seconds", () => read()?.LagSeconds ?? 0, "s", "Age of the oldest change not yet applied; zero when nothing is pending.");
+        _meter.CreateObservableGauge("bmm_seconds_since_last_success", () => read()?.SecondsSinceLastSuccess ?? 0, "s", "Time since the last successful run finished.");
+    }
+
+    public void Dispose() => _meter.Dispose();
+}
+
+/// <summary>What the gauges report; read from the database at most once per scrape.</summary>
+public sealed record JobStateSnapshot(long QueueDepth, long PendingChanges, long ChangeLogBytes, double LagSeconds, double SecondsSinceLastSuccess);

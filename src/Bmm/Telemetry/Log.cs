@@ -1,0 +1,72 @@
+using Microsoft.Extensions.Logging;
+
+namespace Bmm.Telemetry;
+
+/// <summary>Every log message of the job, with event ids numbered by area.</summary>
+internal static partial class Log
+{
+    // 1xxx: embedded server
+    [LoggerMessage(1000, LogLevel.Information, "Reusing the embedded PostgreSQL at 127.0.0.1:{Port} ({DataDirectory})")]
+    public static partial void EmbeddedReused(ILogger logger, int port, string dataDirectory);
+
+    [LoggerMessage(1001, LogLevel.Information, "Started the embedded PostgreSQL at 127.0.0.1:{Port} ({DataDirectory})")]
+    public static partial void EmbeddedStarted(ILogger logger, int port, string dataDirectory);
+
+    [LoggerMessage(1002, LogLevel.Information, "Created a new embedded PostgreSQL cluster in {DataDirectory}")]
+    public static partial void EmbeddedInitialized(ILogger logger, string dataDirectory);
+
+    [LoggerMessage(1003, LogLevel.Warning, "Removed a stale embedded PostgreSQL lock file (process {Pid} is gone)")]
+    public static partial void EmbeddedStaleRemoved(ILogger logger, int pid);
+
+    // 2xxx: schema
+    [LoggerMessage(2000, LogLevel.Information, "Applied migration {Script}")]
+    public static partial void MigrationApplied(ILogger logger, string script);
+
+    // 3xxx: refresh runs
+    [LoggerMessage(3000, LogLevel.Information, "Run {RunId} ({Strategy}) finished: {Affected} models, {Batches} batches, {Inserted} inserted, {Updated} updated, {Deleted} deleted, {Unchanged} unchanged in {Seconds:F3}s")]
+    public static partial void RunFinished(ILogger logger, long runId, string strategy, long affected, int batches, long inserted, long updated, long deleted, long unchanged, double seconds);
+
+    [LoggerMessage(3001, LogLevel.Information, "Skipped a run: another runner holds the lock")]
+    public static partial void RunSkippedLocked(ILogger logger);
+
+    [LoggerMessage(3002, LogLevel.Information, "Skipped a run: the job is paused")]
+    public static partial void RunSkippedPaused(ILogger logger);
+
+    [LoggerMessage(3003, LogLevel.Error, "Run {RunId} ({Strategy}) failed")]
+    public static partial void RunFailed(ILogger logger, Exception exception, long runId, string strategy);
+
+    [LoggerMessage(3004, LogLevel.Warning, "Clamped ({ModelId}, {BaseModel}) to int4: downloads {Downloads}, images {Images}")]
+    public static partial void Clamped(ILogger logger, int modelId, string baseModel, long downloads, long images);
+
+    [LoggerMessage(3005, LogLevel.Warning, "Transaction rolled back ({SqlState}); retry {Attempt} of {MaxAttempts} in {DelayMs} ms")]
+    public static partial void Retrying(ILogger logger, string sqlState, int attempt, int maxAttempts, int delayMs);
+
+    [LoggerMessage(3006, LogLevel.Information, "Run budget reached after {Models} models; the rest is carried to the next run")]
+    public static partial void BudgetReached(ILogger logger, long models);
+
+    [LoggerMessage(3007, LogLevel.Information, "Change log: truncated partition {Partition}")]
+    public static partial void PartitionTruncated(ILogger logger, string partition);
+
+    // 4xxx: verify and repair
+    [LoggerMessage(4000, LogLevel.Warning, "Drift found: {Missing} missing, {Extra} extra, {Wrong} wrong rows")]
+    public static partial void DriftFound(ILogger logger, long missing, long extra, long wrong);
+
+    [LoggerMessage(4001, LogLevel.Information, "Repaired {Rows} rows")]
+    public static partial void Repaired(ILogger logger, long rows);
+
+    // 5xxx: the scheduler
+    [LoggerMessage(5000, LogLevel.Information, "Serving on schedule '{Schedule}'; metrics at {MetricsUrl}")]
+    public static partial void Serving(ILogger logger, string schedule, string metricsUrl);
+
+    [LoggerMessage(5001, LogLevel.Information, "Next run at {NextRun:O}")]
+    public static partial void NextRun(ILogger logger, DateTimeOffset nextRun);
+
+    [LoggerMessage(5002, LogLevel.Error, "Scheduled run failed; the scheduler goes on")]
+    public static partial void ScheduledRunFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(5003, LogLevel.Warning, "Skipped the tick at {Tick:O}: the previous run is still going")]
+    public static partial void TickSkippedBusy(ILogger logger, DateTimeOffset tick);
+
+    [LoggerMessage(5004, LogLevel.Information, "Stopping: waiting for no new run")]
+    public static partial void Stopping(ILogger logger);
+}
