@@ -1,0 +1,84 @@
+using Bmm.Configuration;
+using Bmm.Oracle;
+using Bmm.Refresh;
+using Bmm.Telemetry;
+using Microsoft.Extensions.Logging.Abstractions;
+using Npgsql;
+
+namespace Bmm.Tests.Infrastructure;
+
+/// <summary>
+/// A fresh database for one test class (use as IClassFixture) or one test (create and dispose):
+/// a clone of the migrated template, dropped afterwards.
+/// </summary>
+public sealed class TestDatabase : IAsyncLifetime
+{
+    private string? _adminConnectionString;
+
+    public string Name { get; } = "bmm_test_" + Guid.NewGuid().ToString("N")[..12];
+    public string ConnectionString { get; private set; } = "";
+    public NpgsqlDataSource DataSource { get; private set; } = null!;
+    public JobMetrics Metrics { get; } = new();
+
+    /// <summary>Options with small batches, so that tests cross batch boundaries.</summary>
+    public JobOptions Options { get; } = new() { BatchSize = 50, LockTimeoutSeconds = 5, StatementTimeoutSeconds = 60 };
+
+    public static async Task<TestDatabase> CreateAsync(CancellationToken cancellationToken)
+    {
+        var database = new TestDatabase();
+        await database.InitializeAsync(cancellationToken);
+        return database;
+    }
+
+    public ValueTask InitializeAsync() => new(InitializeAsync(TestContext.Current.CancellationToken));
+
+    private async Task InitializeAsync(CancellationToken cancellationToken)
+    {
+        _adminConnectionString = await TestServer.AdminConnectionStringAsync(cancellationToken);
+        var template = await TestServer.TemplateAsync(cancellationToken);
+        await using (var admin = NpgsqlDataSource.Create(_adminConnectionString))
+            await TestServer.ExecuteAsync(admin, $"CREATE DATABASE {Name} TEMPLATE {template}", cancellationToken);
+        ConnectionString = new NpgsqlConnectionStringBuilder(_adminConnectionString) { Database = Name, MaxPoolSize = 40 }.ConnectionString;
+        DataSource = NpgsqlDataSource.Create(ConnectionString);
+        // The template's consumer position is older than this database's transactions; start it here.
+        await TestServer.ExecuteAsync(DataSource, "UPDATE bmm.consumer SET xid = pg_snapshot_xmin(pg_current_snapshot())::text::bigint - 1, model_id = 2147483647", cancellationToken);
+    }
+
+    public RefreshRunner Runner(TimeProvider? time = null) => new(DataSource, Options, time ?? TimeProvider.System, NullLogger.Instance, Metrics);
+
+    public Task<RunReport> RunAsync(string strategy = "setbased", TimeProvider? time = null) =>
+        Runner(time).RunOnceAsync(StrategyCatalog.Create(strategy), TestContext.Current.CancellationToken);
+
+    public Task<VerifyReport> VerifyAsync() =>
+        Verifier.VerifyAsync(DataSource, repair: false, Options, NullLogger.Instance, Metrics, TestContext.Current.CancellationToken);
+
+    /// <summary>Asserts that the table equals the oracle, showing the differing rows when not.</summary>
+    public async Task AssertMatchesOracleAsync(string? context = null)
+    {
+        var report = await VerifyAsync();
+        Assert.True(report.Drift == 0,
+            $"{context}{(context is null ? "" : ": ")}{report.Missing} missing, {report.Extra} extra, {report.Wrong} wrong:\n" +
+            string.Join("\n", report.Samples.Select(s => $"  {s.Kind} ({s.ModelId}, {s.BaseModel}) table={s.Actual} oracle={s.Expected}")));
+    }
+
+    public async Task<int> ExecuteAsync(string sql)
+    {
+        await using var command = DataSource.CreateCommand(sql);
+        return await command.ExecuteNonQueryAsync(TestContext.Current.CancellationToken);
+    }
+
+    public async Task<T> ScalarAsync<T>(string sql)
+    {
+        await using var command = DataSource.CreateCommand(sql);
+        return (T)(await command.ExecuteScalarAsync(TestContext.Current.CancellationToken))!;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (DataSource is not null) await DataSource.DisposeAsync();
+        Metrics.Dispose();
+        if (_adminConnectionString is null) return;
+        await using var admin = NpgsqlDataSource.Create(_adminConnectionString);
+        await TestServer.ExecuteAsync(admin, $"DROP DATABASE IF EXISTS {Name} WITH (FORCE)", CancellationToken.None);
+    }
+}
