@@ -1,0 +1,75 @@
+using Npgsql;
+
+namespace Bmm.Tests.SetBased;
+
+/// <summary>
+/// One change a site writer can make, over a small universe of models, versions and users so
+/// that generated sequences collide often. Every change is a no-op when what it refers to does
+/// not exist, so any sequence is valid. <see cref="ToString"/> prints C# that replays it.
+/// </summary>
+public sealed record SiteChange(SiteChange.Kinds Kind, int A, int B, int C, int D, bool Flag1, bool Flag2, bool Flag3)
+{
+    public enum Kinds { AddModel, DeleteModel, EditModel, AddVersion, DeleteVersion, SetVersionStatus, MoveVersion, UpsertMetric, DeleteMetric, UpsertReview, DeleteReview, Enqueue, Run }
+
+    public static readonly string[] BaseModels = ["SDXL 1.0", "Pony", "O'Brien \"XL\" ü"];
+    public static readonly string[] Statuses = ["Published", "Draft", "Unpublished", "Published"];
+
+    public const int Models = 6;
+    public const int Versions = 14;
+    public const int Users = 5;
+
+    public override string ToString() => $"new SiteChange(SiteChange.Kinds.{Kind}, {A}, {B}, {C}, {D}, {Flag1.ToString().ToLowerInvariant()}, {Flag2.ToString().ToLowerInvariant()}, {Flag3.ToString().ToLowerInvariant()})";
+
+    public async Task ApplyAsync(NpgsqlDataSource dataSource, CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand(Sql);
+        command.Parameters.AddWithValue("a", A);
+        command.Parameters.AddWithValue("b", Kind == Kinds.UpsertMetric && B == 0 ? int.MaxValue - C : B);
+        command.Parameters.AddWithValue("c", C);
+        command.Parameters.AddWithValue("status", Statuses[(Kind is Kinds.AddVersion ? D : B) % Statuses.Length]);
+        command.Parameters.AddWithValue("base", BaseModels[(Kind is Kinds.AddVersion ? C : B) % BaseModels.Length]);
+        command.Parameters.AddWithValue("f1", Flag1);
+        command.Parameters.AddWithValue("f2", Flag2);
+        command.Parameters.AddWithValue("f3", Flag3);
+        await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    /// <summary>Each change is one statement; Npgsql sends only the parameters a statement names.</summary>
+    private string Sql => Kind switch
+    {
+        Kinds.AddModel => """
+            INSERT INTO "Model" ("id", "name", "userId", "status", "nsfwLevel")
+            SELECT @a, 'm', 1, @status::"ModelStatus", @c
+            ON CONFLICT DO NOTHING
+            """,
+        Kinds.DeleteModel => """DELETE FROM "Model" WHERE "id" = @a""",
+        Kinds.EditModel => """
+            UPDATE "Model" SET "status" = @status::"ModelStatus", "nsfwLevel" = @c, "poi" = @f1, "minor" = @f2,
+                "mode" = CASE WHEN @f3 THEN 'Archived'::"ModelModifier" END
+            WHERE "id" = @a
+            """,
+        Kinds.AddVersion => """
+            INSERT INTO "ModelVersion" ("id", "modelId", "name", "baseModel", "status")
+            SELECT @a, @b, 'v', @base, @status::"ModelStatus" WHERE EXISTS (SELECT 1 FROM "Model" WHERE "id" = @b)
+            ON CONFLICT DO NOTHING
+            """,
+        Kinds.DeleteVersion => """DELETE FROM "ModelVersion" WHERE "id" = @a""",
+        Kinds.SetVersionStatus => """UPDATE "ModelVersion" SET "status" = @status::"ModelStatus" WHERE "id" = @a""",
+        Kinds.MoveVersion => """UPDATE "ModelVersion" SET "baseModel" = @base WHERE "id" = @a""",
+        Kinds.UpsertMetric => """
+            INSERT INTO "ModelVersionMetric" ("modelVersionId", "downloadCount", "imageCount")
+            SELECT @a, @b, @c WHERE EXISTS (SELECT 1 FROM "ModelVersion" WHERE "id" = @a)
+            ON CONFLICT ("modelVersionId") DO UPDATE SET "downloadCount" = excluded."downloadCount", "imageCount" = excluded."imageCount"
+            """,
+        Kinds.DeleteMetric => """DELETE FROM "ModelVersionMetric" WHERE "modelVersionId" = @a""",
+        Kinds.UpsertReview => """
+            INSERT INTO "ResourceReview" ("id", "modelId", "modelVersionId", "userId", "rating", "recommended", "exclude", "tosViolation")
+            SELECT @a * 100 + @b, v."modelId", @a, @b, @c, @f1, @f2, @f3 FROM "ModelVersion" v WHERE v."id" = @a
+            ON CONFLICT ("modelVersionId", "userId") DO UPDATE SET "recommended" = excluded."recommended",
+                "exclude" = excluded."exclude", "tosViolation" = excluded."tosViolation"
+            """,
+        Kinds.DeleteReview => """DELETE FROM "ResourceReview" WHERE "modelVersionId" = @a AND "userId" = @b""",
+        Kinds.Enqueue => """INSERT INTO bmm.model_queue (model_id) VALUES (@a) ON CONFLICT DO NOTHING""",
+        _ => throw new InvalidOperationException($"{Kind} is not a site write."),
+    };
+}
