@@ -8,7 +8,7 @@ namespace Bmm.Capture;
 public readonly record struct LogPosition(long Xid, int ModelId);
 
 /// <summary>The next slice of changed models for one consumer, and where its position moves to.</summary>
-public sealed record ChangeSlice(int[] ModelIds, LogPosition From, LogPosition To, int LogRows, bool MoreBelowHorizon);
+public sealed record ChangeSlice(int[] ModelIds, LogPosition From, LogPosition To, int LogRows, bool MoreWaiting);
 
 /// <summary>
 /// The change log written by the capture triggers, read by named consumers, each with its own
@@ -64,16 +64,21 @@ public static class ChangeLog
             }
         }
 
+        var queued = 0;
         await using (var queue = new NpgsqlCommand(ChangeLogSql.TakeQueued, connection, transaction))
         {
             queue.Parameters.AddWithValue("limit", limit);
             await using var reader = await queue.ExecuteReaderAsync(cancellationToken);
-            while (await reader.ReadAsync(cancellationToken)) ids.Add(reader.GetInt32(0));
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                ids.Add(reader.GetInt32(0));
+                queued++;
+            }
         }
 
-        var more = rows == limit;
+        var more = rows == limit || queued == limit;
         // A slice that did not fill up consumed everything below the horizon: jump to it.
-        var to = more ? last : new LogPosition(horizon - 1, int.MaxValue);
+        var to = rows == limit ? last : new LogPosition(horizon - 1, int.MaxValue);
         if ((to.Xid, to.ModelId).CompareTo((from.Xid, from.ModelId)) < 0) to = from;
         var sorted = ids.ToArray();
         Array.Sort(sorted);

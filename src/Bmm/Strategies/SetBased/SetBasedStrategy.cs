@@ -38,7 +38,7 @@ public sealed class SetBasedStrategy : IRefreshStrategy
             result.AffectedModels += slice.ModelIds.Length;
             result.AddWrite(batch.Write.Inserted, batch.Write.Updated, batch.Write.Deleted, batch.Write.Unchanged);
             ReportClamps(context, result, batch.Write.ClampedJson);
-            if (!slice.MoreBelowHorizon) break;
+            if (!slice.MoreWaiting) break;
             if (result.AffectedModels >= options.MaxModelsPerRun || budget.Elapsed.TotalSeconds >= options.MaxSecondsPerRun)
             {
                 result.BacklogLeft = true;

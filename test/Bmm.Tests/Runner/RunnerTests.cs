@@ -1,0 +1,191 @@
+using Bmm.Refresh;
+using Bmm.Tests.Infrastructure;
+using Npgsql;
+
+namespace Bmm.Tests.Runner;
+
+/// <summary>The guarantees of a run: late commits, one runner at a time, pause, big queues, failures mid-run.</summary>
+public sealed class RunnerTests : IAsyncLifetime
+{
+    private TestDatabase _db = null!;
+    private Site _site = null!;
+
+    public async ValueTask InitializeAsync()
+    {
+        _db = await TestDatabase.CreateAsync(TestContext.Current.CancellationToken);
+        _site = new Site(_db.DataSource);
+        await _site.Model(1);
+        await _site.Version(11, 1, "SDXL 1.0");
+        await _site.Metric(11, 1, 1);
+        Assert.Equal(RunOutcome.Succeeded, (await _db.RunAsync()).Outcome);
+    }
+
+    public ValueTask DisposeAsync() => _db.DisposeAsync();
+
+    private Task<string> PositionAsync() => _db.ScalarAsync<string>("SELECT xid || '/' || model_id FROM bmm.consumer WHERE name = 'setbased'");
+
+    [Fact]
+    public async Task A_late_commit_is_picked_up_by_the_next_run()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var writer = await _db.DataSource.OpenConnectionAsync(ct);
+        await using var transaction = await writer.BeginTransactionAsync(ct);
+        await using (var stamp = new NpgsqlCommand("""UPDATE "ModelVersionMetric" SET "downloadCount" = 500, "updatedAt" = now() - interval '10 minutes' WHERE "modelVersionId" = 11""", writer, transaction))
+            await stamp.ExecuteNonQueryAsync(ct);
+        // A change committed after the late writer started must not carry the position past it.
+        await _site.Version(12, 1, "Pony");
+        await _site.Metric(12, 7, 7);
+
+        var during = await _db.RunAsync();
+        Assert.Equal(RunOutcome.Succeeded, during.Outcome);
+        Assert.Equal(1, await _db.ScalarAsync<int>("""SELECT "downloadCount" FROM "ModelBaseModelMetric" WHERE "modelId" = 1 AND "baseModel" = 'SDXL 1.0'"""));
+
+        await transaction.CommitAsync(ct);
+        var after = await _db.RunAsync();
+        Assert.Equal(RunOutcome.Succeeded, after.Outcome);
+        await _db.AssertMatchesOracleAsync("after the late commit");
+        Assert.Equal(500, await _db.ScalarAsync<int>("""SELECT "downloadCount" FROM "ModelBaseModelMetric" WHERE "modelId" = 1 AND "baseModel" = 'SDXL 1.0'"""));
+    }
+
+    [Fact]
+    public async Task A_rolled_back_writer_leaves_nothing_to_apply()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using (var writer = await _db.DataSource.OpenConnectionAsync(ct))
+        await using (var transaction = await writer.BeginTransactionAsync(ct))
+        {
+            await using var stamp = new NpgsqlCommand("""UPDATE "ModelVersionMetric" SET "downloadCount" = 999 WHERE "modelVersionId" = 11""", writer, transaction);
+            await stamp.ExecuteNonQueryAsync(ct);
+            await transaction.RollbackAsync(ct);
+        }
+        var report = await _db.RunAsync();
+        Assert.Equal(0, report.Result!.AffectedModels);
+        await _db.AssertMatchesOracleAsync();
+    }
+
+    [Fact]
+    public async Task Two_runners_at_once_one_works_and_the_other_skips()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await _site.Metric(11, 2, 2);
+        await using (var held = await RunnerLock.TryAcquireAsync(_db.DataSource, ct))
+        {
+            Assert.NotNull(held);
+            Assert.Null(await RunnerLock.TryAcquireAsync(_db.DataSource, ct));
+            Assert.Equal(RunOutcome.SkippedLocked, (await _db.RunAsync()).Outcome);
+        }
+        var runs = await Task.WhenAll(_db.RunAsync(), _db.RunAsync());
+        Assert.Contains(runs, r => r.Outcome == RunOutcome.Succeeded);
+        Assert.All(runs, r => Assert.True(r.Outcome is RunOutcome.Succeeded or RunOutcome.SkippedLocked));
+        await _db.AssertMatchesOracleAsync();
+    }
+
+    [Fact]
+    public async Task Pause_stops_work_until_resume()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await _site.Metric(11, 3, 3);
+        await RefreshRunner.SetPausedAsync(_db.DataSource, true, ct);
+        Assert.Equal(RunOutcome.SkippedPaused, (await _db.RunAsync()).Outcome);
+        Assert.Equal(1, await _db.ScalarAsync<int>("""SELECT "downloadCount" FROM "ModelBaseModelMetric" WHERE "modelId" = 1"""));
+        await RefreshRunner.SetPausedAsync(_db.DataSource, false, ct);
+        Assert.Equal(RunOutcome.Succeeded, (await _db.RunAsync()).Outcome);
+        await _db.AssertMatchesOracleAsync();
+    }
+
+    [Fact]
+    public async Task A_queue_of_100000_ids_works()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        _db.Options.BatchSize = 5_000;
+        await _db.ExecuteAsync("""UPDATE "ModelBaseModelMetric" SET "thumbsUpCount" = 42""");
+        var ids = Enumerable.Range(1, 100_000).ToArray();
+        Assert.Equal(100_000, await RefreshRunner.EnqueueAsync(_db.DataSource, ids, ct));
+        var report = await _db.RunAsync();
+        Assert.Equal(RunOutcome.Succeeded, report.Outcome);
+        Assert.Equal(100_000, report.Result!.AffectedModels);
+        Assert.Equal(0L, await _db.ScalarAsync<long>("SELECT count(*) FROM bmm.model_queue"));
+        await _db.AssertMatchesOracleAsync();
+    }
+
+    [Fact]
+    public async Task A_run_over_budget_carries_the_rest_to_the_next_run()
+    {
+        _db.Options.BatchSize = 10;
+        _db.Options.MaxModelsPerRun = 25;
+        for (var m = 2; m <= 60; m++)
+        {
+            await _site.Model(m);
+            await _site.Version(m * 100, m, "Pony");
+        }
+        var first = await _db.RunAsync();
+        Assert.True(first.Result!.BacklogLeft);
+        Assert.InRange(first.Result.AffectedModels, 25, 35);
+        RunReport next;
+        var runs = 1;
+        do
+        {
+            next = await _db.RunAsync();
+            runs++;
+        } while (next.Result!.BacklogLeft && runs < 10);
+        Assert.False(next.Result.BacklogLeft);
+        await _db.AssertMatchesOracleAsync();
+    }
+
+    [Fact]
+    public async Task A_connection_dropped_mid_run_keeps_the_position_and_the_next_run_succeeds()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await _site.Metric(11, 9, 9);
+        var before = await PositionAsync();
+
+        // Hold the row the run must update, so the run waits on it; then kill the run's backend.
+        await using var blocker = await _db.DataSource.OpenConnectionAsync(ct);
+        await using var blocking = await blocker.BeginTransactionAsync(ct);
+        await using (var lockRow = new NpgsqlCommand("""SELECT 1 FROM "ModelBaseModelMetric" WHERE "modelId" = 1 FOR UPDATE""", blocker, blocking))
+            await lockRow.ExecuteNonQueryAsync(ct);
+        var run = _db.RunAsync();
+        await using (var kill = _db.DataSource.CreateCommand("""
+            SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+            WHERE datname = current_database() AND wait_event_type = 'Lock'
+            """))
+        {
+            var killed = 0L;
+            for (var i = 0; i < 100 && killed == 0; i++)
+            {
+                await Task.Delay(50, ct);
+                killed = (long)(await kill.ExecuteScalarAsync(ct))!;
+            }
+            Assert.True(killed == 1, await ActivityAsync());
+        }
+        var failed = await run;
+        Assert.True(failed.Outcome == RunOutcome.Failed, $"{failed.Outcome}: {failed.Error}");
+        Assert.Equal(RunOutcome.Failed, failed.Outcome);
+        Assert.Equal(before, await PositionAsync());
+        await blocking.RollbackAsync(ct);
+
+        Assert.Equal(RunOutcome.Succeeded, (await _db.RunAsync()).Outcome);
+        await _db.AssertMatchesOracleAsync("after the retry");
+        Assert.Equal(9, await _db.ScalarAsync<int>("""SELECT "downloadCount" FROM "ModelBaseModelMetric" WHERE "modelId" = 1"""));
+    }
+
+    private async Task<string> ActivityAsync()
+    {
+        await using var command = _db.DataSource.CreateCommand("SELECT string_agg(coalesce(wait_event_type, '-') || ' ' || state || ' ' || left(query, 60), E'\n') FROM pg_stat_activity WHERE datname = current_database()");
+        return (string)(await command.ExecuteScalarAsync(TestContext.Current.CancellationToken))!;
+    }
+
+    [Fact]
+    public async Task Consumed_change_log_partitions_are_truncated()
+    {
+        await _site.Metric(11, 4, 4);
+        await _db.RunAsync();
+        var pending = await _db.ScalarAsync<long>("""
+            SELECT count(*) FROM bmm.change_log l, bmm.consumer c WHERE c.name = 'setbased' AND (l.xid, l.model_id) > (c.xid, c.model_id)
+            """);
+        Assert.Equal(0, pending);
+        // Every row left is at or behind the position, in a partition not yet wholly passed.
+        var behind = await _db.ScalarAsync<long>("SELECT count(*) FROM bmm.change_log l, bmm.consumer c WHERE l.xid >= (c.xid / bmm.change_log_partition_width()) * bmm.change_log_partition_width()");
+        Assert.Equal(await _db.ScalarAsync<long>("SELECT count(*) FROM bmm.change_log"), behind);
+    }
+}
