@@ -24,6 +24,8 @@ public static class Migrator
 
     public static async Task<MigrationReport> MigrateAsync(NpgsqlDataSource dataSource, bool withSiteSchema, CancellationToken cancellationToken)
     {
+        // On a database without the site's tables, plain migrate writes nothing at all.
+        if (!withSiteSchema) await RequireSiteTablesAsync(dataSource, cancellationToken);
         var applied = new List<string>();
         await using (var createSchema = dataSource.CreateCommand(SchemaSql.CreateJobSchema))
             await createSchema.ExecuteNonQueryAsync(cancellationToken);

@@ -1,0 +1,36 @@
+using System.Diagnostics;
+
+namespace Bmm.Tests.Infrastructure;
+
+/// <summary>Runs the real bmm executable (copied beside the tests) as a separate process.</summary>
+public static class BmmProcess
+{
+    public sealed record Result(int ExitCode, string Output, string Error)
+    {
+        public override string ToString() => $"exit {ExitCode}\nstdout: {Output}\nstderr: {Error}";
+    }
+
+    public static async Task<Result> RunAsync(string? connection, IReadOnlyDictionary<string, string>? environment, string? input, params string[] arguments)
+    {
+        var info = new ProcessStartInfo(Path.Combine(AppContext.BaseDirectory, "bmm"))
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            RedirectStandardInput = true,
+            UseShellExecute = false,
+        };
+        foreach (var argument in arguments) info.ArgumentList.Add(argument);
+        info.Environment.Remove("BMM_CONNECTION");
+        if (connection is not null) info.Environment["BMM_CONNECTION"] = connection;
+        foreach (var (key, value) in environment ?? new Dictionary<string, string>()) info.Environment[key] = value;
+        using var process = Process.Start(info)!;
+        if (input is not null) await process.StandardInput.WriteAsync(input);
+        process.StandardInput.Close();
+        var output = process.StandardOutput.ReadToEndAsync(TestContext.Current.CancellationToken);
+        var error = process.StandardError.ReadToEndAsync(TestContext.Current.CancellationToken);
+        await process.WaitForExitAsync(TestContext.Current.CancellationToken);
+        return new Result(process.ExitCode, await output, await error);
+    }
+
+    public static Task<Result> RunAsync(string? connection, params string[] arguments) => RunAsync(connection, null, null, arguments);
+}
