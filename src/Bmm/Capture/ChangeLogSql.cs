@@ -7,7 +7,25 @@ internal static class ChangeLogSql
     /// Every transaction with an id below this horizon has finished, so no change-log row can
     /// appear below it any more: a consumer may read up to it without missing a late commit.
     /// </summary>
-    public const string Horizon = "SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint";
+    /// <remarks>
+    /// pg_snapshot_xmin is cluster-wide: a long transaction in another database would hold every
+    /// consumer back. Where the job may read pg_stat_activity in full (superuser or
+    /// pg_read_all_stats), only this database's running transactions count: the snapshot's xmax
+    /// is read first, so a transaction given an xid below it is either finished or listed with
+    /// its xid. Otherwise the cluster-wide horizon is used, which is safe, only less fresh.
+    /// Each 32-bit backend_xid is widened to 64 bits against the snapshot's xmax, which it is
+    /// within 2^31 of on either side: a running xid may be above xmax (bmm.widen_xid).
+    /// </remarks>
+    public const string Horizon = """
+        SELECT CASE WHEN pg_has_role('pg_read_all_stats', 'USAGE') THEN
+                   least(s.next, (SELECT min(bmm.widen_xid(a.backend_xid::text::bigint, s.next))
+                                  FROM pg_stat_activity a
+                                  WHERE a.datid = (SELECT oid FROM pg_database WHERE datname = current_database())
+                                    AND a.backend_xid IS NOT NULL))
+               ELSE s.xmin END
+        FROM (SELECT pg_snapshot_xmax(pg_current_snapshot())::text::bigint AS next,
+                     pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS xmin) s
+        """;
 
     public const string RegisterConsumer = """
         INSERT INTO bmm.consumer (name, xid, model_id)

@@ -28,39 +28,32 @@ public static class Verifier
         if (repair && runnerLock is null)
             throw new InvalidOperationException("Another runner holds the lock; repair needs the table to itself. Try again when the run has finished.");
 
-        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
-        // One snapshot for the oracle and the table, so a write committing meanwhile is never seen as drift.
-        await using var transaction = await connection.BeginTransactionAsync(System.Data.IsolationLevel.RepeatableRead, cancellationToken);
-        await Execute(connection, transaction, OracleSql.CreateExpected, cancellationToken);
-        await Execute(connection, transaction, OracleSql.IndexExpected, cancellationToken);
-        await Execute(connection, transaction, OracleSql.CreateDiff, cancellationToken);
-
-        long expected, missing, extra, wrong;
-        await using (var counts = new NpgsqlCommand(OracleSql.Counts, connection, transaction))
-        await using (var reader = await counts.ExecuteReaderAsync(cancellationToken))
-        {
-            await reader.ReadAsync(cancellationToken);
-            (expected, missing, extra, wrong) = (reader.GetInt64(0), reader.GetInt64(1), reader.GetInt64(2), reader.GetInt64(3));
-        }
-
+        long expected = 0, missing = 0, extra = 0, wrong = 0;
         var samples = new List<DriftSample>();
-        await using (var sampleCommand = new NpgsqlCommand(OracleSql.Samples, connection, transaction))
+        var driftedModels = new SortedSet<int>();
+        // One statement, one snapshot: a write committing meanwhile is never seen as drift.
+        await using (var diff = dataSource.CreateCommand(OracleSql.Diff))
         {
-            sampleCommand.Parameters.AddWithValue("per_kind", samplesPerKind);
-            await using var reader = await sampleCommand.ExecuteReaderAsync(cancellationToken);
+            diff.CommandTimeout = 0;
+            await using var reader = await diff.ExecuteReaderAsync(cancellationToken);
             while (await reader.ReadAsync(cancellationToken))
-                samples.Add(new DriftSample(reader.GetString(0), reader.GetInt32(1), reader.GetString(2),
-                    reader.IsDBNull(3) ? null : reader.GetString(3), reader.IsDBNull(4) ? null : reader.GetString(4)));
+            {
+                var kind = reader.GetString(0);
+                var modelId = reader.GetInt32(1);
+                switch (kind)
+                {
+                    case "total": expected = modelId; continue;
+                    case "missing": missing++; break;
+                    case "extra": extra++; break;
+                    default: wrong++; break;
+                }
+                if (repair) driftedModels.Add(modelId);
+                if (samples.Count(s => s.Kind == kind) < samplesPerKind)
+                    samples.Add(new DriftSample(kind, modelId, reader.GetString(2),
+                        reader.IsDBNull(3) ? null : reader.GetString(3), reader.IsDBNull(4) ? null : reader.GetString(4)));
+            }
         }
-
-        var driftedModels = new List<int>();
-        if (repair)
-        {
-            await using var ids = new NpgsqlCommand(OracleSql.DriftedModels, connection, transaction);
-            await using var reader = await ids.ExecuteReaderAsync(cancellationToken);
-            while (await reader.ReadAsync(cancellationToken)) driftedModels.Add(reader.GetInt32(0));
-        }
-        await transaction.CommitAsync(cancellationToken);
+        samples.Sort((a, b) => (a.Kind, a.ModelId, a.BaseModel).CompareTo((b.Kind, b.ModelId, b.BaseModel)));
 
         var drift = missing + extra + wrong;
         if (drift > 0)
@@ -88,9 +81,4 @@ public static class Verifier
         return new VerifyReport(expected, missing, extra, wrong, samples, repaired);
     }
 
-    private static async Task<int> Execute(NpgsqlConnection connection, NpgsqlTransaction transaction, string sql, CancellationToken cancellationToken)
-    {
-        await using var command = new NpgsqlCommand(sql, connection, transaction);
-        return await command.ExecuteNonQueryAsync(cancellationToken);
-    }
 }

@@ -56,9 +56,13 @@ public sealed class TestDatabase : IAsyncLifetime
     public async Task AssertMatchesOracleAsync(string? context = null)
     {
         var report = await VerifyAsync();
-        Assert.True(report.Drift == 0,
-            $"{context}{(context is null ? "" : ": ")}{report.Missing} missing, {report.Extra} extra, {report.Wrong} wrong:\n" +
-            string.Join("\n", report.Samples.Select(s => $"  {s.Kind} ({s.ModelId}, {s.BaseModel}) table={s.Actual} oracle={s.Expected}")));
+        if (report.Drift == 0) return;
+        Assert.Fail($"{context}{(context is null ? "" : ": ")}{report.Missing} missing, {report.Extra} extra, {report.Wrong} wrong:\n" +
+            string.Join("\n", report.Samples.Select(s => $"  {s.Kind} ({s.ModelId}, {s.BaseModel}) table={s.Actual} oracle={s.Expected}")) +
+            "\n" + await ScalarAsync<string>("""
+                SELECT 'position ' || (SELECT xid || '/' || model_id FROM bmm.consumer WHERE name = 'setbased')
+                    || '; change log: ' || coalesce((SELECT string_agg(xid || '/' || model_id, ' ' ORDER BY xid, model_id) FROM bmm.change_log), '')
+                """));
     }
 
     public async Task<int> ExecuteAsync(string sql)

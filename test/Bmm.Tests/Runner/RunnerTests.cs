@@ -47,6 +47,48 @@ public sealed class RunnerTests : IAsyncLifetime
         Assert.Equal(500, await _db.ScalarAsync<int>("""SELECT "downloadCount" FROM "ModelBaseModelMetric" WHERE "modelId" = 1 AND "baseModel" = 'SDXL 1.0'"""));
     }
 
+    /// <summary>Only this database's transactions hold the change-log horizon back.</summary>
+    [Fact]
+    public async Task A_transaction_open_in_another_database_neither_holds_back_nor_breaks_the_run()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var other = NpgsqlDataSource.Create(await TestServer.AdminConnectionStringAsync(ct));
+        await using var before = await OpenTransactionWithXidAsync(other, ct);
+        await _site.Metric(11, 77, 7);
+        await using var after = await OpenTransactionWithXidAsync(other, ct);
+
+        var report = await _db.RunAsync();
+        Assert.Equal(1, report.Result!.AffectedModels);
+        await _db.AssertMatchesOracleAsync();
+    }
+
+    private static async Task<NpgsqlConnection> OpenTransactionWithXidAsync(NpgsqlDataSource dataSource, CancellationToken ct)
+    {
+        var connection = await dataSource.OpenConnectionAsync(ct);
+        await using var takeXid = new NpgsqlCommand("BEGIN; SELECT pg_current_xact_id();", connection);
+        await takeXid.ExecuteScalarAsync(ct);
+        return connection;
+    }
+
+    /// <summary>
+    /// Found by the generated invariant under parallel load: a running transaction id may lie
+    /// above the snapshot's xmax (the run's own, for one), and widening it against xmax wrapped
+    /// to a negative horizon, so that a run read nothing. Widening works in both directions.
+    /// </summary>
+    [Theory]
+    [InlineData(16818L, 16819L)]
+    [InlineData(16818L, 16000L)]
+    [InlineData((5L << 32) + 10, (5L << 32) - 20)]
+    [InlineData((5L << 32) - 10, (5L << 32) + 20)]
+    [InlineData(4294967296L, 4294967295L)]
+    public async Task A_32_bit_xid_widens_to_the_nearest_64_bit_value_above_or_below_the_reference(long reference, long full)
+    {
+        await using var command = _db.DataSource.CreateCommand("SELECT bmm.widen_xid(@xid32, @reference)");
+        command.Parameters.AddWithValue("xid32", full % 4294967296L);
+        command.Parameters.AddWithValue("reference", reference);
+        Assert.Equal(full, (long)(await command.ExecuteScalarAsync(TestContext.Current.CancellationToken))!);
+    }
+
     [Fact]
     public async Task A_rolled_back_writer_leaves_nothing_to_apply()
     {

@@ -45,6 +45,12 @@ $$;
 
 SELECT bmm.ensure_change_log_partitions(3);
 
+-- Widens a 32-bit transaction id (as pg_stat_activity shows them) to the 64-bit value nearest
+-- to a 64-bit reference; correct while the two are within 2^31 of each other, either way.
+CREATE FUNCTION bmm.widen_xid(xid32 BIGINT, reference BIGINT) RETURNS BIGINT
+    LANGUAGE sql IMMUTABLE AS
+    'SELECT reference + (xid32 - reference % 4294967296 + 6442450944) % 4294967296 - 2147483648';
+
 -- One read position per consumer of the change log (setbased, incremental, ...).
 CREATE TABLE bmm.consumer (
     name       TEXT PRIMARY KEY,
