@@ -18,6 +18,7 @@ public sealed class BaselineCorrectnessTests : IAsyncLifetime
 
     [Theory]
     [InlineData("sequential")]
+    [InlineData("phase1")]
     public async Task A_metric_change_is_computed_exactly_and_the_watermark_is_the_runs_start(string strategy)
     {
         await _site.Model(1);
@@ -54,6 +55,7 @@ public sealed class BaselineCorrectnessTests : IAsyncLifetime
 
     [Theory]
     [InlineData("sequential")]
+    [InlineData("phase1")]
     public async Task Every_affected_row_is_rewritten_even_when_nothing_changed(string strategy)
     {
         await _site.Model(1);

@@ -7,8 +7,8 @@ using NpgsqlTypes;
 namespace Bmm.Strategies.Sequential;
 
 /// <summary>
-/// The steps the pre-plan job shares with its later versions: the watermark, the affected models,
-/// the upsert. Later versions changed only batch sizes, concurrency and the aggregation queries.
+/// The steps the pre-plan job and Phase 1 share unchanged: the watermark, the affected models,
+/// the upsert. Phase 1 changed only batch sizes, concurrency and the aggregation queries.
 /// </summary>
 internal static class BaselineSteps
 {

@@ -2,7 +2,7 @@ namespace Bmm.Strategies.Sequential;
 
 /// <summary>
 /// All SQL of the site's job as it was before the plan. Phase 1 kept the watermark, the
-/// affected-models query and the upsert as they are here (the later baselines reuse them).
+/// affected-models query and the upsert as they are here (see <c>Phase1Sql</c> for what it changed).
 /// </summary>
 internal static class SequentialSql
 {
