@@ -1,0 +1,7 @@
+namespace Bmm.Strategies.Sequential;
+
+/// <summary>
+/// One (model, base model) as the baselines compute it, serialized (camelCase) into the upsert's
+/// jsonb. Counters are the raw bigint sums: nothing clamps them.
+/// </summary>
+internal sealed record PairStats(int ModelId, string BaseModel, long ThumbsUpCount, long DownloadCount, long ImageCount);

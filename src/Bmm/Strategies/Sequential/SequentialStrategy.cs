@@ -1,0 +1,117 @@
+using System.Diagnostics;
+using System.Globalization;
+using Bmm.Refresh;
+using Npgsql;
+
+namespace Bmm.Strategies.Sequential;
+
+/// <summary>
+/// Baseline: the site's job as it was before the plan, flaws included, so that comparisons are
+/// honest. Reads the "metric:basemodel" watermark minus 2 minutes, takes the models whose version
+/// metrics were stamped since, plus the explicit queue, aggregates them in batches of 200 one
+/// after another with one query each, then upserts every pair found in chunks of 100, 10 at a
+/// time. On success it stores the run's start time as the watermark and clears the queue.
+/// Known flaws (see the SQL for where each lives): stale rows are never deleted; changes that do
+/// not touch ModelVersionMetric."updatedAt" (review edits and deletes, publishes, base-model
+/// moves) are missed; commits later than the grace are skipped; pairs with reviews but no metric
+/// row are dropped; unchanged rows are rewritten; sums are not clamped; one bind parameter per
+/// queued id makes every run fail past 65,535 queued ids.
+/// </summary>
+public sealed class SequentialStrategy : IRefreshStrategy
+{
+    /// <summary>Models per aggregation query.</summary>
+    public const int BatchSize = 200;
+
+    /// <summary>Rows per upsert statement.</summary>
+    public const int UpsertChunkSize = 100;
+
+    public string Name => "sequential";
+
+    public string Description => "Baseline: the site's job before the plan (watermark, 200-model batches one by one, rewrites every row).";
+
+    public async Task<RefreshResult> RefreshAsync(RefreshContext context, CancellationToken cancellationToken)
+    {
+        var result = new RefreshResult();
+        var dataSource = context.DataSource;
+        // The watermark is the run's start on the job's clock, not the database's. Flaw: the next
+        // window opens here, so a slow run widens the next one, which makes it slower still.
+        var runStart = context.Time.GetUtcNow();
+
+        var (queue, affected) = await result.TimeAsync("find_affected", async () =>
+        {
+            var since = await BaselineSteps.ReadWatermarkAsync(dataSource, cancellationToken) - BaselineSteps.SlowWriterGrace;
+            var queue = await BaselineSteps.ReadQueueAsync(dataSource, cancellationToken);
+            if (queue.Length > 0) await CountQueuedVersionsAsync(dataSource, queue, cancellationToken);
+            return (queue, await BaselineSteps.FindAffectedAsync(dataSource, since, queue, cancellationToken));
+        });
+        result.AffectedModels = affected.Length;
+
+        var rows = new List<PairStats>();
+        await result.TimeAsync("aggregate", async () =>
+        {
+            foreach (var batch in affected.Chunk(BatchSize))
+            {
+                rows.AddRange(await AggregateAsync(context, batch, cancellationToken));
+                result.Batches++;
+            }
+        });
+
+        await result.TimeAsync("upsert", () => BaselineSteps.UpsertAsync(context, result, rows, UpsertChunkSize, cancellationToken));
+
+        // Only after every batch succeeded; a failed run leaves the watermark and the queue as they were.
+        await result.TimeAsync("watermark", async () =>
+        {
+            await BaselineSteps.WriteWatermarkAsync(dataSource, runStart, cancellationToken);
+            if (queue.Length > 0) await ClearQueueAsync(dataSource, queue, cancellationToken);
+        });
+        result.Watermark = BaselineSteps.Describe(runStart);
+        return result;
+    }
+
+    private static async Task<List<PairStats>> AggregateAsync(RefreshContext context, int[] ids, CancellationToken cancellationToken)
+    {
+        var started = Stopwatch.GetTimestamp();
+        var rows = new List<PairStats>();
+        await using (var command = context.DataSource.CreateCommand(SequentialSql.AggregateBatch))
+        {
+            command.Parameters.AddWithValue("ids", ids);
+            command.Parameters.AddWithValue("first", ids[0]);
+            command.Parameters.AddWithValue("last", ids[^1]);
+            await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+            while (await reader.ReadAsync(cancellationToken))
+                rows.Add(new PairStats(reader.GetInt32(0), reader.GetString(1), reader.GetInt64(2), reader.GetInt64(3), reader.GetInt64(4)));
+        }
+        context.Metrics.BatchDuration.Record(Stopwatch.GetElapsedTime(started).TotalSeconds, new KeyValuePair<string, object?>("strategy", "sequential"));
+        return rows;
+    }
+
+    private static async Task CountQueuedVersionsAsync(NpgsqlDataSource dataSource, int[] queue, CancellationToken cancellationToken)
+    {
+        await using var command = PerIdCommand(dataSource, SequentialSql.QueuedVersions, queue);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            // Read and dropped: the site only logged how many there were.
+        }
+    }
+
+    private static async Task ClearQueueAsync(NpgsqlDataSource dataSource, int[] queue, CancellationToken cancellationToken)
+    {
+        await using var command = PerIdCommand(dataSource, SequentialSql.ClearQueue, queue);
+        await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    /// <summary>
+    /// The flaw, reproduced: one named parameter per id. Only parameter names go into the SQL;
+    /// the ids themselves travel as values.
+    /// </summary>
+    private static NpgsqlCommand PerIdCommand(NpgsqlDataSource dataSource, string template, int[] ids)
+    {
+        var names = new string[ids.Length];
+        for (var i = 0; i < ids.Length; i++) names[i] = "q" + i.ToString(CultureInfo.InvariantCulture);
+        var sql = template.Replace(SequentialSql.QueuePlaceholders, string.Join(", ", names.Select(n => "@" + n)), StringComparison.Ordinal);
+        var command = dataSource.CreateCommand(sql);
+        for (var i = 0; i < ids.Length; i++) command.Parameters.AddWithValue(names[i], ids[i]);
+        return command;
+    }
+}
