@@ -115,6 +115,8 @@ public sealed class RunnerTests : IAsyncLifetime
             Assert.NotNull(held);
             Assert.Null(await RunnerLock.TryAcquireAsync(_db.DataSource, ct));
             Assert.Equal(RunOutcome.SkippedLocked, (await _db.RunAsync()).Outcome);
+            Assert.Equal(RunOutcome.SkippedLocked, (await _db.RunAsync("phase1")).Outcome);
+            Assert.Equal(RunOutcome.SkippedLocked, (await _db.RunAsync("sequential")).Outcome);
         }
         var runs = await Task.WhenAll(_db.RunAsync(), _db.RunAsync());
         Assert.Contains(runs, r => r.Outcome == RunOutcome.Succeeded);
