@@ -13,15 +13,21 @@ internal static class RunCommand
         Description = "How to compute the refresh: " + string.Join(", ", StrategyCatalog.Names) + " (default: Job:Strategy, setbased).",
     };
 
+    public static readonly Option<DateTimeOffset?> Clock = new("--clock")
+    {
+        Description = "Treat this instant (ISO 8601) as now for the baselines' timestamp watermark, to replay a simulated window.",
+    };
+
     public static Command Create()
     {
-        var command = new Command("run", "Run one refresh cycle and print what it did.") { Strategy, CommonOptions.Json };
+        var command = new Command("run", "Run one refresh cycle and print what it did.") { Strategy, Clock, CommonOptions.Json };
         command.SetAction((parse, ct) => CliApp.ExecuteAsync(parse, ct, async (env, token) =>
         {
             var strategy = StrategyCatalog.Create(parse.GetValue(Strategy) ?? env.Job.Strategy);
             var dataSource = await env.DataSourceAsync(token);
             await Migrator.RequireJobSchemaAsync(dataSource, token);
-            var runner = new RefreshRunner(dataSource, env.Job, env.Time, env.Logger, env.Metrics);
+            TimeProvider time = parse.GetValue(Clock) is { } clock ? new FixedTimeProvider(clock) : env.Time;
+            var runner = new RefreshRunner(dataSource, env.Job, time, env.Logger, env.Metrics);
             var report = await runner.RunOnceAsync(strategy, token);
             if (parse.GetValue(CommonOptions.Json)) Console.WriteLine(ToJson(report));
             else Print(report);
@@ -47,6 +53,8 @@ internal static class RunCommand
         watermark = report.Result?.Watermark,
         phases = report.Result?.PhaseSeconds ?? [],
         error = report.Error is null ? null : Database.ConnectionResolver.Describe(report.Error),
+        // Peak resident memory of this process so far, for the benchmark.
+        peakMemoryBytes = System.Diagnostics.Process.GetCurrentProcess().PeakWorkingSet64,
     });
 
     internal static void Print(RunReport report)

@@ -1,3 +1,4 @@
+using Bmm.Refresh;
 using Bmm.Tests.Infrastructure;
 
 namespace Bmm.Tests.Baselines;
