@@ -69,4 +69,14 @@ internal static partial class Log
 
     [LoggerMessage(5004, LogLevel.Information, "Stopping: waiting for no new run")]
     public static partial void Stopping(ILogger logger);
+
+    // 6xxx: seeding, simulating, the demo
+    [LoggerMessage(6000, LogLevel.Information, "Seeding a {Scale} synthetic site with seed {Seed}: {Models} models")]
+    public static partial void SeedStarted(ILogger logger, string scale, int seed, long models);
+
+    [LoggerMessage(6001, LogLevel.Debug, "Loaded {Rows} rows into \"{Table}\" in {Seconds:F1}s")]
+    public static partial void SeedTableLoaded(ILogger logger, string table, long rows, double seconds);
+
+    [LoggerMessage(6002, LogLevel.Information, "Seeded {Models} models, {Versions} versions, {Reviews} reviews and {AggregateRows} aggregate rows in {Seconds:F1}s")]
+    public static partial void SeedFinished(ILogger logger, long models, long versions, long reviews, long aggregateRows, double seconds);
 }
