@@ -88,4 +88,7 @@ internal static partial class Log
 
     [LoggerMessage(6005, LogLevel.Information, "Simulated {Minutes} minutes in {Seconds:F1}s: {Transactions} transactions over {Models} models")]
     public static partial void SimulationFinished(ILogger logger, int minutes, double seconds, long transactions, long models);
+
+    [LoggerMessage(6006, LogLevel.Information, "Recreated the embedded database \"{Database}\" for the demo")]
+    public static partial void DemoDatabaseRecreated(ILogger logger, string database);
 }
