@@ -5,7 +5,8 @@ using Bmm.Tests.Infrastructure;
 namespace Bmm.Tests.Seeding;
 
 /// <summary>The demo's own pieces (the whole demo resets the shared embedded database, so it is tried by hand).</summary>
-public sealed class DemoTests
+[Collection(SeedingCollection.Name)]
+public sealed class DemoTests(SeededTinyDatabase seeded)
 {
     [Fact]
     public async Task The_demo_refuses_a_connection_string_before_touching_anything()
@@ -20,8 +21,7 @@ public sealed class DemoTests
     public async Task A_feed_page_is_the_filtered_table_in_the_sort_order()
     {
         var ct = TestContext.Current.CancellationToken;
-        await using var db = await TestDatabase.CreateAsync(ct);
-        await SeedTests.SeedAsync(db);
+        var db = seeded.Database;
 
         var rows = new List<Row>();
         await using (var all = db.DataSource.CreateCommand("""

@@ -6,7 +6,8 @@ using Microsoft.Extensions.Logging.Abstractions;
 namespace Bmm.Tests.Seeding;
 
 /// <summary>The seed: exactly the oracle's table, the same rows for the same seed, and the site's shape.</summary>
-public sealed class SeedTests
+[Collection(SeedingCollection.Name)]
+public sealed class SeedTests(SeededTinyDatabase seeded)
 {
     private static readonly DateTimeOffset SeedTime = new(2025, 10, 2, 12, 0, 0, TimeSpan.Zero);
 
@@ -17,8 +18,7 @@ public sealed class SeedTests
     [Fact]
     public async Task A_tiny_seed_equals_the_oracle_and_leaves_the_job_nothing_to_do()
     {
-        await using var db = await TestDatabase.CreateAsync(TestContext.Current.CancellationToken);
-        var report = await SeedAsync(db);
+        var (db, report) = (seeded.Database, seeded.Report);
 
         Assert.Equal(2_000, report.Models);
         Assert.Equal(report.Models, await db.ScalarAsync<long>("""SELECT count(*) FROM "Model" """));
@@ -57,8 +57,7 @@ public sealed class SeedTests
     [Fact]
     public async Task A_tiny_seed_has_the_shape_of_the_site()
     {
-        await using var db = await TestDatabase.CreateAsync(TestContext.Current.CancellationToken);
-        await SeedAsync(db);
+        var db = seeded.Database;
 
         var singleVersion = await db.ScalarAsync<double>("""
             SELECT avg((n = 1)::int)::float8 FROM (SELECT count(*) AS n FROM "ModelVersion" GROUP BY "modelId") v

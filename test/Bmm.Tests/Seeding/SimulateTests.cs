@@ -5,6 +5,7 @@ using Bmm.Tests.Infrastructure;
 namespace Bmm.Tests.Seeding;
 
 /// <summary>The simulator: the site's churn at its rates, deterministic, and a setbased run after it leaves no drift.</summary>
+[Collection(SeedingCollection.Name)]
 public sealed class SimulateTests
 {
     private static readonly DateTime Start = new(2025, 10, 2, 12, 0, 0, DateTimeKind.Utc);
