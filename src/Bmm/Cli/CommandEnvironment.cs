@@ -42,11 +42,14 @@ internal sealed class CommandEnvironment : IAsyncDisposable
         IConfiguration configuration;
         try
         {
-            configuration = new ConfigurationBuilder()
+            var builder = new ConfigurationBuilder()
                 .AddJsonFile(Path.Combine(AppContext.BaseDirectory, "appsettings.json"), optional: true)
                 .AddJsonFile(Path.Combine(Environment.CurrentDirectory, "appsettings.json"), optional: true)
-                .AddEnvironmentVariables("BMM_")
-                .Build();
+                .AddEnvironmentVariables("BMM_");
+            // Flags come last, above the files and the environment.
+            if (parse.GetValue(CommonOptions.Verbose))
+                builder.AddInMemoryCollection([new("Logging:LogLevel:Default", "Debug")]);
+            configuration = builder.Build();
         }
         catch (Exception e) when (e is InvalidDataException or FormatException or System.Text.Json.JsonException)
         {
@@ -58,8 +61,7 @@ internal sealed class CommandEnvironment : IAsyncDisposable
             // Logs go to standard error, so that --json output on standard output stays clean.
             .AddConsole(o => o.LogToStandardErrorThreshold = LogLevel.Trace)
             .AddSimpleConsole(o => { o.SingleLine = true; o.TimestampFormat = "HH:mm:ss "; })
-            .AddFilter("Microsoft", LogLevel.Warning)
-            .SetMinimumLevel(parse.GetValue(CommonOptions.Verbose) ? LogLevel.Debug : LogLevel.Information));
+            .AddFilter("Microsoft", LogLevel.Warning));
         try
         {
             return new CommandEnvironment(configuration, loggerFactory, connection);

@@ -1,3 +1,4 @@
+using Bmm.Refresh;
 using Bmm.Configuration;
 using Bmm.Seeding;
 using Bmm.Tests.Infrastructure;
@@ -13,7 +14,7 @@ public sealed class SeedTests(SeededTinyDatabase seeded)
 
     internal static Task<SeedReport> SeedAsync(TestDatabase database, int seed = 42, bool replace = false) =>
         Seeder.SeedAsync(database.DataSource, new SeedOptions { Scale = SeedScale.Tiny, Seed = seed, Replace = replace },
-            new FixedTime(SeedTime), NullLogger.Instance, null, TestContext.Current.CancellationToken);
+            new FixedTimeProvider(SeedTime), NullLogger.Instance, null, TestContext.Current.CancellationToken);
 
     [Fact]
     public async Task A_tiny_seed_equals_the_oracle_and_leaves_the_job_nothing_to_do()

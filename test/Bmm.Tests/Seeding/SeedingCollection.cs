@@ -3,14 +3,8 @@ using Bmm.Tests.Infrastructure;
 
 namespace Bmm.Tests.Seeding;
 
-/// <summary>
-/// The seeding tests run alone, after the parallel ones. The change log's horizon
-/// (pg_snapshot_xmin) is cluster-wide, so the seed's and the simulator's write transactions in
-/// one database hold back the setbased runs of the tests in the others (and theirs hold back
-/// ours): a run would leave changes for the next run, and a test asserting "one run, no drift"
-/// would fail although the job is right.
-/// </summary>
-[CollectionDefinition(Name, DisableParallelization = true)]
+/// <summary>The seeding tests share one tiny seeded database.</summary>
+[CollectionDefinition(Name)]
 public sealed class SeedingCollection : ICollectionFixture<SeededTinyDatabase>
 {
     public const string Name = "Seeding";
