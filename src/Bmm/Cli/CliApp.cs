@@ -16,7 +16,7 @@ public static class CliApp
                  {
                      MigrateCommand.Create(), RunCommand.Create(), VerifyCommand.Create(), StatusCommand.Create(),
                      QueueCommands.Enqueue(), QueueCommands.Pause(), QueueCommands.Resume(),
-                     SeedCommand.Create(), SimulateCommand.Create(), DemoCommand.Create(),
+                     SeedCommand.Create(), SimulateCommand.Create(), DemoCommand.Create(), BenchCommand.Create(),
                  })
             root.Subcommands.Add(command);
         return root;

@@ -1,0 +1,67 @@
+using System.Globalization;
+using System.Text;
+
+namespace Bmm.Bench;
+
+/// <summary>The report as Markdown tables, for docs/benchmarks.md.</summary>
+public static class BenchMarkdown
+{
+    public static string Render(BenchReport report)
+    {
+        var md = new StringBuilder();
+        var c = CultureInfo.InvariantCulture;
+        md.AppendLine(c, $"Command: `{report.Command}`  ");
+        md.AppendLine(c, $"Machine: {report.Machine}; started {report.StartedAt:yyyy-MM-dd HH:mm} UTC, took {report.Seconds / 60:F1} min.  ");
+        md.AppendLine($"Data ({report.Scale}, seed {report.Seed}): " + string.Join(", ", report.DataSize.Select(kv => $"{kv.Value:N0} {kv.Key}")) + ".  ");
+        md.AppendLine("Server: " + string.Join(", ", report.Settings.Select(kv => $"{kv.Key}={kv.Value}")) + ".");
+        md.AppendLine();
+        foreach (var scenario in report.Scenarios)
+        {
+            md.AppendLine(c, $"### {scenario.Scenario} ({scenario.Window})");
+            md.AppendLine();
+            if (scenario.Floor is { } floor)
+                md.AppendLine(c, $"Floor: {Seconds(floor.Seconds)} to write the {floor.Inserted + floor.Updated + floor.Deleted:N0} rows the window requires ({floor.Inserted:N0} inserted, {floor.Updated:N0} updated, {floor.Deleted:N0} deleted; {floor.WalBytes / 1048576.0:F1} MB of WAL).");
+            md.AppendLine();
+            md.AppendLine("| strategy | time, median (min–max) | × floor | ÷ phase1 | runs | rows written | rows unchanged | blocks touched | WAL MB | peak MB | equals oracle |");
+            md.AppendLine("|---|---|---|---|---|---|---|---|---|---|---|");
+            foreach (var s in scenario.Strategies)
+            {
+                var time = s.Seconds is { } t ? $"{Seconds(t.Median)} ({Seconds(t.Min)}–{Seconds(t.Max)})" : "–";
+                if (s.Exceeded > 0) time += $"; {s.Exceeded}/{s.Trials} stopped at the budget";
+                if (s.Failed > 0) time += $"; {s.Failed}/{s.Trials} failed";
+                md.AppendLine(c, $"| {s.Strategy} | {time} | {Ratio(s.TimesFloor)} | {Ratio(s.RatioToPhase1)} | {s.Runs?.ToString("0", c) ?? "–"} | {Count(s.RowsWrittenMedian)} | {Count(s.RowsUnchangedMedian)} | {Count(s.BlocksMedian)} | {Mb(s.WalBytesMedian)} | {Mb(s.PeakMemoryBytesMax)} | {Drift(s.Drift)} |");
+            }
+            md.AppendLine();
+            var phases = scenario.Strategies.Where(s => s.PhaseSecondsMedian.Count > 0).ToList();
+            if (phases.Count > 0)
+            {
+                md.AppendLine("Time per phase (median): " + string.Join("; ", phases.Select(s =>
+                    $"{s.Strategy}: " + string.Join(", ", s.PhaseSecondsMedian.Select(p => $"{p.Key} {Seconds(p.Value)}")))) + ".");
+                md.AppendLine();
+            }
+            foreach (var trial in scenario.Trials.Where(t => t.Growth is not null && t.Trial == 1))
+            {
+                var g = trial.Growth!;
+                md.AppendLine($"Growth over the hour, {trial.Strategy}: table {g.TableBytesBefore / 1048576.0:F1} → {g.TableBytesAfter / 1048576.0:F1} MB, indexes {g.IndexBytesBefore / 1048576.0:F1} → {g.IndexBytesAfter / 1048576.0:F1} MB, {g.DeadTuplesAfter:N0} dead tuples after, {g.AutovacuumsDuring} autovacuums; run times " + string.Join(", ", trial.RunSeconds.Select(Seconds)) + ".  ");
+            }
+            if (scenario.Feeds.Count > 0)
+            {
+                md.AppendLine();
+                md.AppendLine("Feed reads after the refresh (p50 / p99 ms, 100 rows a page):");
+                md.AppendLine();
+                md.AppendLine("| strategy | base model | sort | page | p50 | p99 |");
+                md.AppendLine("|---|---|---|---|---|---|");
+                foreach (var f in scenario.Feeds)
+                    md.AppendLine(c, $"| {f.Strategy} | {f.BaseModel} | {f.Sort} | {f.Page} | {f.P50Ms:F2} | {f.P99Ms:F2} |");
+            }
+            md.AppendLine();
+        }
+        return md.ToString();
+    }
+
+    private static string Seconds(double s) => s < 1 ? $"{s * 1000:F1} ms" : $"{s:F2} s";
+    private static string Ratio(double? r) => r is { } v ? v.ToString("0.00", CultureInfo.InvariantCulture) : "–";
+    private static string Count(double? n) => n is { } v ? v.ToString("N0", CultureInfo.InvariantCulture) : "–";
+    private static string Mb(double? bytes) => bytes is { } v ? (v / 1048576.0).ToString("F1", CultureInfo.InvariantCulture) : "–";
+    private static string Drift(long? drift) => drift switch { null => "not checked", 0 => "yes", var d => $"no: {d:N0} rows differ" };
+}

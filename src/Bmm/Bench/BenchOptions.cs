@@ -1,0 +1,45 @@
+using Bmm.Configuration;
+using Bmm.Seeding;
+
+namespace Bmm.Bench;
+
+/// <summary>The benchmark's scenarios.</summary>
+public enum BenchScenario
+{
+    /// <summary>One 5-minute window at the site's rate.</summary>
+    Steady,
+    /// <summary>A 24-hour backlog (the job was down for a day), run until drained.</summary>
+    Catchup,
+    /// <summary>Nothing changed since the last run.</summary>
+    Quiet,
+    /// <summary>Twelve 5-minute windows on one database, each followed by a run.</summary>
+    Hour,
+}
+
+/// <summary>What <c>bmm bench</c> measures.</summary>
+public sealed record BenchOptions
+{
+    public SeedScale Scale { get; init; } = SeedScale.Small;
+    public int Seed { get; init; } = 42;
+    public IReadOnlyList<BenchScenario> Scenarios { get; init; } = [BenchScenario.Steady, BenchScenario.Catchup, BenchScenario.Quiet, BenchScenario.Hour];
+    public IReadOnlyList<string> Strategies { get; init; } = ["sequential", "phase1", "setbased"];
+    public int Repeat { get; init; } = 5;
+    /// <summary>Bound on the whole run; each trial gets an equal share and is stopped past it.</summary>
+    public TimeSpan Budget { get; init; } = TimeSpan.FromMinutes(60);
+    /// <summary>Rate multiplier of the simulated windows (1 = the site's rate).</summary>
+    public double Rate { get; init; } = 1;
+    /// <summary>Minutes of simulated backlog in the catch-up scenario.</summary>
+    public int CatchupMinutes { get; init; } = 24 * 60;
+    /// <summary>Timed reads per feed query.</summary>
+    public int FeedReads { get; init; } = 30;
+    public string? JsonPath { get; init; }
+    public string? MarkdownPath { get; init; }
+    public string? PngPath { get; init; }
+
+    public static IReadOnlyList<BenchScenario> ParseScenarios(string list) =>
+        list.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+            .Select(name => Enum.TryParse<BenchScenario>(name, ignoreCase: true, out var scenario)
+                ? scenario
+                : throw new UsageException($"Unknown scenario '{name}': choose among steady, catchup, quiet, hour."))
+            .Distinct().ToList();
+}

@@ -1,0 +1,96 @@
+namespace Bmm.Bench;
+
+/// <summary>Median, min and max of a series of trials.</summary>
+public sealed record Spread(double Median, double Min, double Max)
+{
+    public static Spread? Of(IEnumerable<double> values)
+    {
+        var sorted = values.Order().ToArray();
+        if (sorted.Length == 0) return null;
+        var middle = sorted.Length / 2;
+        var median = sorted.Length % 2 == 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
+        return new Spread(median, sorted[0], sorted[^1]);
+    }
+}
+
+/// <summary>One run of one strategy on a fresh copy of the scenario's database.</summary>
+public sealed record TrialResult
+{
+    public required string Strategy { get; init; }
+    public int Trial { get; init; }
+    /// <summary>The trial ran past its share of the budget and was stopped.</summary>
+    public bool Exceeded { get; init; }
+    /// <summary>A run failed (the strategy's own error, e.g. a baseline's int4 overflow).</summary>
+    public string? Error { get; init; }
+    /// <summary>Seconds measured inside the job, around the refresh, summed over the trial's runs.</summary>
+    public double Seconds { get; init; }
+    /// <summary>Seconds of each run, in order (the hour scenario's slowdown).</summary>
+    public IReadOnlyList<double> RunSeconds { get; init; } = [];
+    public int Runs { get; init; }
+    public Dictionary<string, double> PhaseSeconds { get; init; } = [];
+    public long AffectedModels { get; init; }
+    public long Inserted { get; init; }
+    public long Updated { get; init; }
+    public long Deleted { get; init; }
+    public long Unchanged { get; init; }
+    public long BlocksHit { get; init; }
+    public long BlocksRead { get; init; }
+    public long WalBytes { get; init; }
+    public long PeakMemoryBytes { get; init; }
+    /// <summary>Rows differing from the oracle after the trial; null when not checked.</summary>
+    public long? Drift { get; init; }
+    public TableGrowth? Growth { get; init; }
+}
+
+/// <summary>The table's and its indexes' size before and after a scenario.</summary>
+public sealed record TableGrowth(long TableBytesBefore, long TableBytesAfter, long IndexBytesBefore, long IndexBytesAfter, long DeadTuplesAfter, long AutovacuumsDuring);
+
+/// <summary>Latency of one feed query shape, after the refresh.</summary>
+public sealed record FeedLatency(string Strategy, string BaseModel, string Sort, string Page, double P50Ms, double P99Ms);
+
+/// <summary>The floor of a scenario: the required row changes written in one statement.</summary>
+public sealed record FloorResult(double Seconds, long Inserted, long Updated, long Deleted, long WalBytes);
+
+/// <summary>One strategy in one scenario, summarized over its trials.</summary>
+public sealed record StrategySummary
+{
+    public required string Strategy { get; init; }
+    public Spread? Seconds { get; init; }
+    public double? TimesFloor { get; init; }
+    public double? RatioToPhase1 { get; init; }
+    public int Trials { get; init; }
+    public int Exceeded { get; init; }
+    public int Failed { get; init; }
+    public double? Runs { get; init; }
+    public Dictionary<string, double> PhaseSecondsMedian { get; init; } = [];
+    public double? BlocksMedian { get; init; }
+    public double? WalBytesMedian { get; init; }
+    public double? RowsWrittenMedian { get; init; }
+    public double? RowsUnchangedMedian { get; init; }
+    public double? PeakMemoryBytesMax { get; init; }
+    public long? Drift { get; init; }
+}
+
+public sealed record ScenarioReport
+{
+    public required BenchScenario Scenario { get; init; }
+    public string Window { get; init; } = "";
+    public FloorResult? Floor { get; init; }
+    public IReadOnlyList<StrategySummary> Strategies { get; init; } = [];
+    public IReadOnlyList<TrialResult> Trials { get; init; } = [];
+    public IReadOnlyList<FeedLatency> Feeds { get; init; } = [];
+}
+
+public sealed record BenchReport
+{
+    public required string Command { get; init; }
+    public required string Machine { get; init; }
+    public DateTimeOffset StartedAt { get; init; }
+    public double Seconds { get; set; }
+    public required string Scale { get; init; }
+    public int Seed { get; init; }
+    public int Repeat { get; init; }
+    public Dictionary<string, string> Settings { get; init; } = [];
+    public Dictionary<string, long> DataSize { get; init; } = [];
+    public List<ScenarioReport> Scenarios { get; } = [];
+}

@@ -1,0 +1,383 @@
+using System.Diagnostics;
+using System.Text.Json;
+using Bmm.Configuration;
+using Bmm.Oracle;
+using Bmm.Refresh;
+using Bmm.Schema;
+using Bmm.Seeding;
+using Bmm.Telemetry;
+using Microsoft.Extensions.Logging;
+using Npgsql;
+
+namespace Bmm.Bench;
+
+/// <summary>
+/// Measures the strategies side by side: every trial starts from a file copy of the same
+/// scenario database (the same data and the same window of changes), strategies alternate in
+/// order, each run is a separate <c>bmm run</c> process timed inside the job, and the floor is
+/// the time to write just the rows the window requires.
+/// </summary>
+public sealed class BenchRunner(string adminConnectionString, BenchOptions options, bool embeddedServer, ILogger logger, Action<string> progress)
+{
+    /// <summary>The seed's clock: the watermark the simulated windows start from.</summary>
+    public static readonly DateTimeOffset SeedTime = new(2026, 1, 1, 0, 0, 0, TimeSpan.Zero);
+
+    private const int WindowMinutes = 5;
+    private const int HourWindows = 12;
+
+    public async Task<BenchReport> RunAsync(string commandLine, CancellationToken cancellationToken)
+    {
+        var started = Stopwatch.StartNew();
+        var report = new BenchReport
+        {
+            Command = commandLine,
+            Machine = $"{Environment.ProcessorCount} cores, {GC.GetGCMemoryInfo().TotalAvailableMemoryBytes / (1L << 30)} GiB, {System.Runtime.InteropServices.RuntimeInformation.OSDescription}",
+            StartedAt = DateTimeOffset.UtcNow,
+            Scale = options.Scale.ToString().ToLowerInvariant(),
+            Seed = options.Seed,
+            Repeat = options.Repeat,
+        };
+        await using var admin = NpgsqlDataSource.Create(adminConnectionString);
+        var databases = new BenchDatabases(admin, adminConnectionString);
+        if (embeddedServer) await ExecuteAsync(admin, BenchSql.ProductionDurability, cancellationToken);
+        try
+        {
+            await ReadSettingsAsync(admin, report.Settings, cancellationToken);
+            var baseDatabase = await EnsureBaseAsync(databases, report, cancellationToken);
+            var trialCount = options.Scenarios.Count * options.Strategies.Count * options.Repeat;
+            var share = options.Budget / Math.Max(1, trialCount);
+            foreach (var scenario in options.Scenarios)
+                report.Scenarios.Add(await RunScenarioAsync(databases, baseDatabase, scenario, share, cancellationToken));
+        }
+        finally
+        {
+            if (embeddedServer) await ExecuteAsync(admin, BenchSql.ResetDurability, CancellationToken.None);
+        }
+        report.Seconds = started.Elapsed.TotalSeconds;
+        return report;
+    }
+
+    private string BaseName => $"bmm_bench_{options.Scale.ToString().ToLowerInvariant()}_{options.Seed}";
+
+    private async Task<string> EnsureBaseAsync(BenchDatabases databases, BenchReport report, CancellationToken cancellationToken)
+    {
+        var name = BaseName;
+        if (!await databases.TemplateExistsAsync(name, cancellationToken))
+        {
+            progress($"Seeding {name} (once; kept as a template for later runs)");
+            await databases.DropAsync(name, cancellationToken);
+            await databases.CreateEmptyAsync(name, cancellationToken);
+            await using (var dataSource = databases.Open(name))
+            {
+                await Migrator.MigrateAsync(dataSource, withSiteSchema: true, cancellationToken);
+                await Seeder.SeedAsync(dataSource, new SeedOptions { Scale = options.Scale, Seed = options.Seed }, new FixedTimeProvider(SeedTime), logger, null, cancellationToken);
+            }
+            await databases.MarkTemplateAsync(name, cancellationToken);
+        }
+        await using (var dataSource = databases.Open(name))
+        {
+            await using var count = dataSource.CreateCommand(BenchSql.DataSize);
+            await using var reader = await count.ExecuteReaderAsync(cancellationToken);
+            while (await reader.ReadAsync(cancellationToken)) report.DataSize[reader.GetString(0)] = reader.GetInt64(1);
+        }
+        NpgsqlConnection.ClearAllPools();
+        return name;
+    }
+
+    /// <summary>The scenario's starting database (a template) and the window it holds.</summary>
+    private async Task<(string Template, DateTimeOffset Clock, string Window)> EnsureScenarioAsync(BenchDatabases databases, string baseDatabase, BenchScenario scenario, CancellationToken cancellationToken)
+    {
+        var minutes = scenario switch
+        {
+            BenchScenario.Steady => WindowMinutes,
+            BenchScenario.Catchup => options.CatchupMinutes,
+            _ => 0,
+        };
+        if (minutes == 0)
+            return (baseDatabase, SeedTime.AddMinutes(WindowMinutes), scenario == BenchScenario.Quiet ? "nothing changed" : $"{HourWindows} windows of {WindowMinutes} minutes");
+        var window = $"{minutes} minutes at {options.Rate:0.##}x the site's rate";
+        var name = $"{baseDatabase}_{scenario.ToString().ToLowerInvariant()}_{minutes}m_r{options.Rate:0.##}".Replace('.', '_');
+        if (!await databases.TemplateExistsAsync(name, cancellationToken))
+        {
+            progress($"Simulating {window} into {name}");
+            await databases.DropAsync(name, cancellationToken);
+            await databases.CloneAsync(baseDatabase, name, cancellationToken);
+            await using (var dataSource = databases.Open(name))
+                await SimulateAsync(dataSource, 0, minutes, cancellationToken);
+            await databases.MarkTemplateAsync(name, cancellationToken);
+        }
+        return (name, SeedTime.AddMinutes(minutes), window);
+    }
+
+    private Task<SimulationSummary> SimulateAsync(NpgsqlDataSource dataSource, int startMinute, int minutes, CancellationToken cancellationToken) =>
+        new ChangeSimulator(dataSource, logger).RunAsync(new SimulationOptions
+        {
+            Minutes = minutes,
+            Rate = options.Rate,
+            Seed = options.Seed + startMinute,
+            Start = SeedTime.AddMinutes(startMinute).UtcDateTime,
+        }, cancellationToken);
+
+    private async Task<ScenarioReport> RunScenarioAsync(BenchDatabases databases, string baseDatabase, BenchScenario scenario, TimeSpan share, CancellationToken cancellationToken)
+    {
+        var (template, clock, window) = await EnsureScenarioAsync(databases, baseDatabase, scenario, cancellationToken);
+        progress($"{scenario}: measuring the floor");
+        var floor = await MeasureFloorAsync(databases, template, scenario, cancellationToken);
+
+        var trials = new List<TrialResult>();
+        var feeds = new List<FeedLatency>();
+        for (var trial = 1; trial <= options.Repeat; trial++)
+        {
+            // Alternate the order, so that no strategy always runs first (or last) on a warm server.
+            var order = options.Strategies.Skip((trial - 1) % options.Strategies.Count).Concat(options.Strategies.Take((trial - 1) % options.Strategies.Count));
+            foreach (var strategy in order)
+            {
+                progress($"{scenario}: trial {trial}/{options.Repeat}, {strategy}");
+                var (result, latencies) = await RunTrialAsync(databases, template, scenario, strategy, trial, clock, share, firstTrial: trial == 1, cancellationToken);
+                trials.Add(result);
+                feeds.AddRange(latencies);
+            }
+        }
+        return new ScenarioReport
+        {
+            Scenario = scenario,
+            Window = window,
+            Floor = floor,
+            Trials = trials,
+            Feeds = feeds,
+            Strategies = Summarize(trials, floor),
+        };
+    }
+
+    private async Task<FloorResult> MeasureFloorAsync(BenchDatabases databases, string template, BenchScenario scenario, CancellationToken cancellationToken)
+    {
+        var name = $"bmm_bench_floor_{Environment.ProcessId}";
+        await databases.DropAsync(name, cancellationToken);
+        await databases.CloneAsync(template, name, cancellationToken);
+        try
+        {
+            await databases.PrewarmAsync(name, cancellationToken);
+            await using var dataSource = databases.Open(name);
+            if (scenario != BenchScenario.Hour) return await ApplyFloorAsync(dataSource, cancellationToken);
+            var total = new FloorResult(0, 0, 0, 0, 0);
+            for (var window = 0; window < HourWindows; window++)
+            {
+                await SimulateAsync(dataSource, window * WindowMinutes, WindowMinutes, cancellationToken);
+                var one = await ApplyFloorAsync(dataSource, cancellationToken);
+                total = new FloorResult(total.Seconds + one.Seconds, total.Inserted + one.Inserted, total.Updated + one.Updated, total.Deleted + one.Deleted, total.WalBytes + one.WalBytes);
+            }
+            return total;
+        }
+        finally
+        {
+            await databases.DropAsync(name, CancellationToken.None);
+        }
+    }
+
+    private static async Task<FloorResult> ApplyFloorAsync(NpgsqlDataSource dataSource, CancellationToken cancellationToken)
+    {
+        await ExecuteAsync(dataSource, BenchSql.PrepareFloor, cancellationToken);
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        var walBefore = await ScalarAsync<string>(connection, BenchSql.WalPosition, cancellationToken);
+        var started = Stopwatch.GetTimestamp();
+        long inserted, updated, deleted;
+        await using (var apply = new NpgsqlCommand(BenchSql.ApplyFloor, connection) { CommandTimeout = 0 })
+        await using (var reader = await apply.ExecuteReaderAsync(cancellationToken))
+        {
+            await reader.ReadAsync(cancellationToken);
+            (inserted, updated, deleted) = (reader.GetInt64(0), reader.GetInt64(1), reader.GetInt64(2));
+        }
+        var seconds = Stopwatch.GetElapsedTime(started).TotalSeconds;
+        var wal = await WalSinceAsync(connection, walBefore, cancellationToken);
+        await ExecuteAsync(dataSource, BenchSql.DropFloor, cancellationToken);
+        return new FloorResult(seconds, inserted, updated, deleted, wal);
+    }
+
+    private async Task<(TrialResult, List<FeedLatency>)> RunTrialAsync(BenchDatabases databases, string template, BenchScenario scenario,
+        string strategy, int trial, DateTimeOffset clock, TimeSpan share, bool firstTrial, CancellationToken cancellationToken)
+    {
+        var name = $"bmm_bench_trial_{Environment.ProcessId}";
+        await databases.DropAsync(name, cancellationToken);
+        await databases.CloneAsync(template, name, cancellationToken);
+        try
+        {
+            await databases.PrewarmAsync(name, cancellationToken);
+            await using var dataSource = databases.Open(name);
+            await using var admin = NpgsqlDataSource.Create(adminConnectionString);
+            await using var adminConnection = await admin.OpenConnectionAsync(cancellationToken);
+            var blocksBefore = await BlocksAsync(adminConnection, name, cancellationToken);
+            var walBefore = await ScalarAsync<string>(adminConnection, BenchSql.WalPosition, cancellationToken);
+            var sizesBefore = scenario == BenchScenario.Hour ? await SizesAsync(dataSource, cancellationToken) : default;
+
+            var deadline = Stopwatch.StartNew();
+            var runSeconds = new List<double>();
+            var phases = new Dictionary<string, double>();
+            long affected = 0, inserted = 0, updated = 0, deleted = 0, unchanged = 0, peak = 0;
+            string? error = null;
+            var exceeded = false;
+            var connection = databases.ConnectionString(name);
+            var windows = scenario == BenchScenario.Hour ? HourWindows : 1;
+            for (var window = 0; window < windows && error is null && !exceeded; window++)
+            {
+                var runClock = clock;
+                if (scenario == BenchScenario.Hour)
+                {
+                    await SimulateAsync(dataSource, window * WindowMinutes, WindowMinutes, cancellationToken);
+                    runClock = SeedTime.AddMinutes((window + 1) * WindowMinutes);
+                }
+                // A catch-up runs until the backlog is drained, as the scheduler would run it.
+                var backlog = true;
+                while (backlog && error is null)
+                {
+                    var left = share - deadline.Elapsed;
+                    var output = left > TimeSpan.Zero ? await TrialProcess.RunAsync(connection, strategy, runClock, left, cancellationToken) : null;
+                    if (output is null) { exceeded = true; break; }
+                    var json = output.Json;
+                    if (json.GetProperty("outcome").GetString() != "succeeded")
+                    {
+                        error = json.GetProperty("error").GetString() ?? json.GetProperty("outcome").GetString();
+                        break;
+                    }
+                    runSeconds.Add(json.GetProperty("seconds").GetDouble());
+                    affected += json.GetProperty("affectedModels").GetInt64();
+                    inserted += json.GetProperty("inserted").GetInt64();
+                    updated += json.GetProperty("updated").GetInt64();
+                    deleted += json.GetProperty("deleted").GetInt64();
+                    unchanged += json.GetProperty("unchanged").GetInt64();
+                    peak = Math.Max(peak, json.GetProperty("peakMemoryBytes").GetInt64());
+                    foreach (var phase in json.GetProperty("phases").EnumerateObject())
+                        phases[phase.Name] = phases.GetValueOrDefault(phase.Name) + phase.Value.GetDouble();
+                    backlog = json.GetProperty("backlogLeft").GetBoolean();
+                }
+            }
+
+            // Backends flush their statistics as they exit, just after the child process does.
+            await Task.Delay(300, cancellationToken);
+            var blocksAfter = await BlocksAsync(adminConnection, name, cancellationToken);
+            var wal = await WalSinceAsync(adminConnection, walBefore, cancellationToken);
+            TableGrowth? growth = null;
+            if (scenario == BenchScenario.Hour)
+            {
+                var after = await SizesAsync(dataSource, cancellationToken);
+                growth = new TableGrowth(sizesBefore.Table, after.Table, sizesBefore.Indexes, after.Indexes, after.Dead, after.Autovacuums - sizesBefore.Autovacuums);
+            }
+
+            long? drift = null;
+            var latencies = new List<FeedLatency>();
+            if (firstTrial && !exceeded)
+            {
+                using var metrics = new JobMetrics();
+                var verify = await Verifier.VerifyAsync(dataSource, repair: false, new JobOptions(), logger, metrics, cancellationToken);
+                drift = verify.Drift;
+                latencies = await FeedReads.MeasureAsync(dataSource, strategy, options.FeedReads, cancellationToken);
+            }
+
+            return (new TrialResult
+            {
+                Strategy = strategy,
+                Trial = trial,
+                Exceeded = exceeded,
+                Error = error,
+                Seconds = runSeconds.Sum(),
+                RunSeconds = runSeconds,
+                Runs = runSeconds.Count,
+                PhaseSeconds = phases,
+                AffectedModels = affected,
+                Inserted = inserted,
+                Updated = updated,
+                Deleted = deleted,
+                Unchanged = unchanged,
+                BlocksHit = blocksAfter.Hit - blocksBefore.Hit,
+                BlocksRead = blocksAfter.Read - blocksBefore.Read,
+                WalBytes = wal,
+                PeakMemoryBytes = peak,
+                Drift = drift,
+                Growth = growth,
+            }, latencies);
+        }
+        finally
+        {
+            await databases.DropAsync(name, CancellationToken.None);
+        }
+    }
+
+    private static List<StrategySummary> Summarize(List<TrialResult> trials, FloorResult floor)
+    {
+        var summaries = trials.GroupBy(t => t.Strategy).Select(group =>
+        {
+            var done = group.Where(t => !t.Exceeded && t.Error is null).ToList();
+            var seconds = Spread.Of(done.Select(t => t.Seconds));
+            return new StrategySummary
+            {
+                Strategy = group.Key,
+                Seconds = seconds,
+                TimesFloor = seconds is null || floor.Seconds <= 0 ? null : seconds.Median / floor.Seconds,
+                Trials = group.Count(),
+                Exceeded = group.Count(t => t.Exceeded),
+                Failed = group.Count(t => t.Error is not null),
+                Runs = Spread.Of(done.Select(t => (double)t.Runs))?.Median,
+                PhaseSecondsMedian = done.SelectMany(t => t.PhaseSeconds.Keys).Distinct()
+                    .ToDictionary(phase => phase, phase => Spread.Of(done.Select(t => t.PhaseSeconds.GetValueOrDefault(phase)))!.Median),
+                BlocksMedian = Spread.Of(done.Select(t => (double)(t.BlocksHit + t.BlocksRead)))?.Median,
+                WalBytesMedian = Spread.Of(done.Select(t => (double)t.WalBytes))?.Median,
+                RowsWrittenMedian = Spread.Of(done.Select(t => (double)(t.Inserted + t.Updated + t.Deleted)))?.Median,
+                RowsUnchangedMedian = Spread.Of(done.Select(t => (double)t.Unchanged))?.Median,
+                PeakMemoryBytesMax = done.Count == 0 ? null : done.Max(t => t.PeakMemoryBytes),
+                Drift = group.FirstOrDefault(t => t.Drift is not null)?.Drift,
+            };
+        }).ToList();
+        var phase1 = summaries.FirstOrDefault(s => s.Strategy == "phase1")?.Seconds?.Median;
+        return summaries.Select(s => s with { RatioToPhase1 = phase1 is > 0 && s.Seconds is not null ? s.Seconds.Median / phase1 : null }).ToList();
+    }
+
+    private static async Task ReadSettingsAsync(NpgsqlDataSource admin, Dictionary<string, string> settings, CancellationToken cancellationToken)
+    {
+        await using var command = admin.CreateCommand(BenchSql.Settings);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken)) settings[reader.GetString(0)] = reader.GetString(1);
+    }
+
+    private static async Task<(long Hit, long Read)> BlocksAsync(NpgsqlConnection connection, string database, CancellationToken cancellationToken)
+    {
+        await using var command = new NpgsqlCommand("SELECT pg_stat_clear_snapshot(); " + BenchSql.DatabaseBlocks, connection);
+        command.Parameters.AddWithValue("name", database);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        await reader.NextResultAsync(cancellationToken);
+        return await reader.ReadAsync(cancellationToken) ? (reader.GetInt64(0), reader.GetInt64(1)) : (0, 0);
+    }
+
+    private static async Task<(long Table, long Indexes, long Dead, long Autovacuums)> SizesAsync(NpgsqlDataSource dataSource, CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand(BenchSql.TableSizes);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        await reader.ReadAsync(cancellationToken);
+        return (reader.GetInt64(0), reader.GetInt64(1), reader.GetInt64(2), reader.GetInt64(3));
+    }
+
+    private static async Task<long> WalSinceAsync(NpgsqlConnection connection, string since, CancellationToken cancellationToken)
+    {
+        await using var command = new NpgsqlCommand(BenchSql.WalBytesSince, connection);
+        command.Parameters.AddWithValue("since", since);
+        return (long)(await command.ExecuteScalarAsync(cancellationToken))!;
+    }
+
+    private static async Task<T> ScalarAsync<T>(NpgsqlConnection connection, string sql, CancellationToken cancellationToken)
+    {
+        await using var command = new NpgsqlCommand(sql, connection);
+        return (T)(await command.ExecuteScalarAsync(cancellationToken))!;
+    }
+
+    private static async Task ExecuteAsync(NpgsqlDataSource dataSource, string sql, CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand(sql);
+        command.CommandTimeout = 0;
+        await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    public static string ToJson(BenchReport report) => JsonSerializer.Serialize(report, new JsonSerializerOptions
+    {
+        WriteIndented = true,
+        PropertyNamingPolicy = JsonNamingPolicy.CamelCase,
+        Converters = { new System.Text.Json.Serialization.JsonStringEnumConverter(JsonNamingPolicy.CamelCase) },
+    });
+}

@@ -1,0 +1,66 @@
+using System.CommandLine;
+using Bmm.Bench;
+using Bmm.Configuration;
+using Bmm.Database;
+using Bmm.Refresh;
+using Bmm.Seeding;
+
+namespace Bmm.Cli;
+
+internal static class BenchCommand
+{
+    public static Command Create()
+    {
+        var scale = new Option<string>("--scale") { Description = "Data set: tiny, small, medium or site.", DefaultValueFactory = _ => "small" };
+        var scenario = new Option<string>("--scenario") { Description = "Comma-separated scenarios: steady, catchup, quiet, hour.", DefaultValueFactory = _ => "steady,catchup,quiet,hour" };
+        var strategies = new Option<string>("--strategies") { Description = "Comma-separated strategies to compare.", DefaultValueFactory = _ => "sequential,phase1,setbased" };
+        var repeat = new Option<int>("--repeat") { Description = "Trials per strategy and scenario (medians are reported).", DefaultValueFactory = _ => 5 };
+        var budget = new Option<double>("--budget") { Description = "Minutes for the whole benchmark; a trial past its share is stopped and reported as such.", DefaultValueFactory = _ => 60 };
+        var seed = new Option<int>("--seed") { Description = "Seed of the data and of the simulated windows.", DefaultValueFactory = _ => 42 };
+        var rate = new Option<double>("--rate") { Description = "Rate of the simulated windows, as a multiple of the site's.", DefaultValueFactory = _ => 1 };
+        var catchupMinutes = new Option<int>("--catchup-minutes") { Description = "Minutes of backlog in the catch-up scenario.", DefaultValueFactory = _ => 24 * 60 };
+        var json = new Option<string?>("--json") { Description = "Write the report as JSON to this file." };
+        var markdown = new Option<string?>("--markdown") { Description = "Write the report as Markdown to this file." };
+        var png = new Option<string?>("--png") { Description = "Draw the chart (log scale) to this PNG file." };
+        var command = new Command("bench", "Measure the strategies side by side against the floor, on identical copies of one database.")
+        {
+            scale, scenario, strategies, repeat, budget, seed, rate, catchupMinutes, json, markdown, png,
+        };
+        command.SetAction((parse, ct) => CliApp.ExecuteAsync(parse, ct, async (env, token) =>
+        {
+            var names = parse.GetValue(strategies)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+            foreach (var name in names) StrategyCatalog.Create(name);
+            if (parse.GetValue(repeat) < 1) throw new UsageException("--repeat must be at least 1.");
+            if (parse.GetValue(budget) <= 0) throw new UsageException("--budget must be a positive number of minutes.");
+            if (parse.GetValue(rate) <= 0) throw new UsageException("--rate must be positive.");
+            var options = new BenchOptions
+            {
+                Scale = SeedProfile.Parse(parse.GetValue(scale)!),
+                Scenarios = BenchOptions.ParseScenarios(parse.GetValue(scenario)!),
+                Strategies = names,
+                Repeat = parse.GetValue(repeat),
+                Budget = TimeSpan.FromMinutes(parse.GetValue(budget)),
+                Seed = parse.GetValue(seed),
+                Rate = parse.GetValue(rate),
+                CatchupMinutes = Math.Max(1, parse.GetValue(catchupMinutes)),
+                JsonPath = parse.GetValue(json),
+                MarkdownPath = parse.GetValue(markdown),
+                PngPath = parse.GetValue(png),
+            };
+            var embedded = string.IsNullOrWhiteSpace(env.Connection);
+            // The benchmark creates its databases beside the one it is pointed at.
+            if (!embedded) await env.DataSourceAsync(token);
+            var admin = embedded ? await EmbeddedPostgres.EnsureAsync("postgres", env.Logger, token) : env.Connection!;
+            var runner = new BenchRunner(admin, options, embedded, env.Logger,
+                message => Console.Error.WriteLine($"{DateTime.UtcNow:HH:mm:ss} bench: {message}"));
+            var report = await runner.RunAsync("bmm " + string.Join(' ', Environment.GetCommandLineArgs().Skip(1)), token);
+            var text = BenchMarkdown.Render(report);
+            Console.WriteLine(text);
+            if (options.MarkdownPath is { } md) await File.WriteAllTextAsync(md, text, token);
+            if (options.JsonPath is { } path) await File.WriteAllTextAsync(path, BenchRunner.ToJson(report), token);
+            if (options.PngPath is { } image) BenchChart.Save(report, image);
+            return ExitCodes.Success;
+        }));
+        return command;
+    }
+}
