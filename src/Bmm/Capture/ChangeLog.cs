@@ -7,8 +7,11 @@ namespace Bmm.Capture;
 /// <summary>A consumer's read position: every row at or below (Xid, ModelId) is consumed.</summary>
 public readonly record struct LogPosition(long Xid, int ModelId);
 
-/// <summary>The next slice of changed models for one consumer, and where its position moves to.</summary>
-public sealed record ChangeSlice(int[] ModelIds, LogPosition From, LogPosition To, int LogRows, bool MoreWaiting);
+/// <summary>
+/// The distinct models changed between two positions of a consumer. <see cref="Full"/> says the
+/// slice stopped at its row limit, so more changes may wait below the horizon.
+/// </summary>
+public sealed record ChangeSlice(int[] ModelIds, LogPosition From, LogPosition To, long LogRows, bool Full);
 
 /// <summary>
 /// The change log written by the capture triggers, read by named consumers, each with its own
@@ -26,72 +29,69 @@ public static class ChangeLog
     }
 
     /// <summary>
-    /// Locks the consumer's position for this transaction and reads up to <paramref name="limit"/>
-    /// rows past it, below the horizon of finished transactions. Also takes up to the same number
-    /// of ids from the explicit queue (deleted in this transaction, so a rollback puts them back).
+    /// Reads up to <paramref name="limit"/> log rows past the consumer's position and below the
+    /// horizon of finished transactions. The horizon is taken in a statement of its own, before
+    /// the slice's snapshot, so that every transaction below it is visible to the slice.
     /// </summary>
-    public static async Task<ChangeSlice> TakeSliceAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, string consumer, int limit, CancellationToken cancellationToken)
+    public static async Task<ChangeSlice> ReadSliceAsync(NpgsqlDataSource dataSource, string consumer, int limit, CancellationToken cancellationToken)
     {
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         LogPosition from;
-        await using (var lockPosition = new NpgsqlCommand(ChangeLogSql.LockPosition, connection, transaction))
+        await using (var read = new NpgsqlCommand(ChangeLogSql.ReadPosition, connection))
         {
-            lockPosition.Parameters.AddWithValue("name", consumer);
-            await using var reader = await lockPosition.ExecuteReaderAsync(cancellationToken);
+            read.Parameters.AddWithValue("name", consumer);
+            await using var reader = await read.ExecuteReaderAsync(cancellationToken);
             if (!await reader.ReadAsync(cancellationToken))
                 throw new InvalidOperationException($"The change-log consumer '{consumer}' is not registered: run `bmm migrate`.");
             from = new LogPosition(reader.GetInt64(0), reader.GetInt32(1));
         }
 
         long horizon;
-        await using (var horizonCommand = new NpgsqlCommand(ChangeLogSql.Horizon, connection, transaction))
+        await using (var horizonCommand = new NpgsqlCommand(ChangeLogSql.Horizon, connection))
             horizon = (long)(await horizonCommand.ExecuteScalarAsync(cancellationToken))!;
 
-        var ids = new HashSet<int>();
-        var rows = 0;
-        var last = from;
-        await using (var read = new NpgsqlCommand(ChangeLogSql.ReadSlice, connection, transaction))
-        {
-            read.Parameters.AddWithValue("xid", from.Xid);
-            read.Parameters.AddWithValue("model_id", from.ModelId);
-            read.Parameters.AddWithValue("horizon", horizon);
-            read.Parameters.AddWithValue("limit", limit);
-            await using var reader = await read.ExecuteReaderAsync(cancellationToken);
-            while (await reader.ReadAsync(cancellationToken))
-            {
-                last = new LogPosition(reader.GetInt64(0), reader.GetInt32(1));
-                ids.Add(last.ModelId);
-                rows++;
-            }
-        }
-
-        var queued = 0;
-        await using (var queue = new NpgsqlCommand(ChangeLogSql.TakeQueued, connection, transaction))
-        {
-            queue.Parameters.AddWithValue("limit", limit);
-            await using var reader = await queue.ExecuteReaderAsync(cancellationToken);
-            while (await reader.ReadAsync(cancellationToken))
-            {
-                ids.Add(reader.GetInt32(0));
-                queued++;
-            }
-        }
-
-        var more = rows == limit || queued == limit;
-        // A slice that did not fill up consumed everything below the horizon: jump to it.
-        var to = rows == limit ? last : new LogPosition(horizon - 1, int.MaxValue);
+        await using var slice = new NpgsqlCommand(ChangeLogSql.ReadSlice, connection);
+        slice.Parameters.AddWithValue("xid", from.Xid);
+        slice.Parameters.AddWithValue("model_id", from.ModelId);
+        slice.Parameters.AddWithValue("horizon", horizon);
+        slice.Parameters.AddWithValue("limit", limit);
+        await using var result = await slice.ExecuteReaderAsync(cancellationToken);
+        await result.ReadAsync(cancellationToken);
+        var rows = result.GetInt64(0);
+        var full = rows == limit;
+        // A slice that did not fill up holds everything below the horizon: the position jumps to it.
+        var to = full ? new LogPosition(result.GetInt64(1), result.GetInt32(2)) : new LogPosition(horizon - 1, int.MaxValue);
         if ((to.Xid, to.ModelId).CompareTo((from.Xid, from.ModelId)) < 0) to = from;
-        var sorted = ids.ToArray();
-        Array.Sort(sorted);
-        return new ChangeSlice(sorted, from, to, rows, more);
+        return new ChangeSlice(result.GetFieldValue<int[]>(3), from, to, rows, full);
     }
 
-    public static async Task AdvanceAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, string consumer, LogPosition to, CancellationToken cancellationToken)
+    /// <summary>
+    /// Moves the position to the end of a slice, in the transaction that wrote the slice's last
+    /// results. Fails when the position is no longer where the slice began (another runner).
+    /// </summary>
+    public static async Task AdvanceAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, string consumer, ChangeSlice slice, CancellationToken cancellationToken)
     {
+        if (slice.To == slice.From) return;
         await using var command = new NpgsqlCommand(ChangeLogSql.AdvancePosition, connection, transaction);
         command.Parameters.AddWithValue("name", consumer);
-        command.Parameters.AddWithValue("xid", to.Xid);
-        command.Parameters.AddWithValue("model_id", to.ModelId);
-        await command.ExecuteNonQueryAsync(cancellationToken);
+        command.Parameters.AddWithValue("xid", slice.To.Xid);
+        command.Parameters.AddWithValue("model_id", slice.To.ModelId);
+        command.Parameters.AddWithValue("from_xid", slice.From.Xid);
+        command.Parameters.AddWithValue("from_model_id", slice.From.ModelId);
+        if (await command.ExecuteNonQueryAsync(cancellationToken) != 1)
+            throw new InvalidOperationException($"The position of consumer '{consumer}' moved under this run: another runner is working without the lock.");
+    }
+
+    /// <summary>Takes up to <paramref name="limit"/> queued ids, deleted in this transaction (a rollback puts them back).</summary>
+    public static async Task<int[]> TakeQueuedAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, int limit, CancellationToken cancellationToken)
+    {
+        var ids = new List<int>();
+        await using var queue = new NpgsqlCommand(ChangeLogSql.TakeQueued, connection, transaction);
+        queue.Parameters.AddWithValue("limit", limit);
+        await using var reader = await queue.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken)) ids.Add(reader.GetInt32(0));
+        ids.Sort();
+        return [.. ids];
     }
 
     /// <summary>

@@ -33,30 +33,35 @@ internal static class ChangeLogSql
         ON CONFLICT (name) DO NOTHING
         """;
 
-    public const string LockPosition = "SELECT xid, model_id FROM bmm.consumer WHERE name = @name FOR UPDATE";
+    public const string ReadPosition = "SELECT xid, model_id FROM bmm.consumer WHERE name = @name";
 
+    /// <summary>
+    /// The next slice past a position, below the horizon: how many log rows it holds, where it
+    /// ends, and its distinct models (a model changed many times in the slice is recomputed once).
+    /// </summary>
     public const string ReadSlice = """
-        SELECT xid, model_id FROM bmm.change_log
-        WHERE (xid, model_id) > (@xid, @model_id) AND xid < @horizon
-        ORDER BY xid, model_id
-        LIMIT @limit
+        WITH slice AS (
+            SELECT xid, model_id FROM bmm.change_log
+            WHERE (xid, model_id) > (@xid, @model_id) AND xid < @horizon
+            ORDER BY xid, model_id
+            LIMIT @limit
+        ), last AS (
+            SELECT xid, model_id FROM slice ORDER BY xid DESC, model_id DESC LIMIT 1
+        )
+        SELECT (SELECT count(*) FROM slice), (SELECT xid FROM last), (SELECT model_id FROM last),
+               coalesce((SELECT array_agg(DISTINCT model_id ORDER BY model_id) FROM slice), '{}')
         """;
 
+    /// <summary>Moves a position only from where this runner read it: a second runner's move makes it fail.</summary>
     public const string AdvancePosition = """
         UPDATE bmm.consumer SET xid = @xid, model_id = @model_id, updated_at = now()
-        WHERE name = @name
+        WHERE name = @name AND xid = @from_xid AND model_id = @from_model_id
         """;
 
     public const string TakeQueued = """
         DELETE FROM bmm.model_queue
         WHERE model_id IN (SELECT model_id FROM bmm.model_queue ORDER BY model_id LIMIT @limit FOR UPDATE SKIP LOCKED)
         RETURNING model_id
-        """;
-
-    /// <summary>Nothing is left below the horizon: the position jumps to it, so old partitions can go.</summary>
-    public const string AdvanceIdle = """
-        UPDATE bmm.consumer SET xid = @horizon - 1, model_id = 2147483647, updated_at = now()
-        WHERE name = @name AND xid < @horizon - 1
         """;
 
     public const string EnsurePartitions = "SELECT bmm.ensure_change_log_partitions(3)";

@@ -12,8 +12,14 @@ public sealed class JobOptions
     /// <summary>Most seconds one run works before it stops at the next batch boundary.</summary>
     public int MaxSecondsPerRun { get; set; } = 240;
 
-    /// <summary>Change-log rows (about one per changed model) taken per setbased transaction.</summary>
+    /// <summary>Models recomputed per setbased transaction (and queued ids taken per transaction).</summary>
     public int BatchSize { get; set; } = 5_000;
+
+    /// <summary>
+    /// Change-log rows read per slice. A model changed many times within a slice is recomputed
+    /// once, so a larger slice does less work on a backlog; a run stops between slices.
+    /// </summary>
+    public int ScanSize { get; set; } = 200_000;
 
     /// <summary>How long a statement waits for a row or table lock before the transaction rolls back.</summary>
     public int LockTimeoutSeconds { get; set; } = 10;
@@ -29,6 +35,7 @@ public sealed class JobOptions
         if (MaxModelsPerRun < 1) throw new UsageException("Job:MaxModelsPerRun must be at least 1.");
         if (MaxSecondsPerRun < 1) throw new UsageException("Job:MaxSecondsPerRun must be at least 1.");
         if (BatchSize < 1) throw new UsageException("Job:BatchSize must be at least 1.");
+        if (ScanSize < 1) throw new UsageException("Job:ScanSize must be at least 1.");
         if (LockTimeoutSeconds < 1 || StatementTimeoutSeconds < 1) throw new UsageException("Job timeouts must be at least 1 second.");
         if (MaxAttempts < 1) throw new UsageException("Job:MaxAttempts must be at least 1.");
     }

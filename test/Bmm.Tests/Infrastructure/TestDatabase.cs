@@ -20,8 +20,8 @@ public sealed class TestDatabase : IAsyncLifetime
     public NpgsqlDataSource DataSource { get; private set; } = null!;
     public JobMetrics Metrics { get; } = new();
 
-    /// <summary>Options with small batches, so that tests cross batch boundaries.</summary>
-    public JobOptions Options { get; } = new() { BatchSize = 50, LockTimeoutSeconds = 5, StatementTimeoutSeconds = 60 };
+    /// <summary>Options with small batches and slices, so that tests cross their boundaries.</summary>
+    public JobOptions Options { get; } = new() { BatchSize = 50, ScanSize = 120, LockTimeoutSeconds = 5, StatementTimeoutSeconds = 60 };
 
     public static async Task<TestDatabase> CreateAsync(CancellationToken cancellationToken)
     {

@@ -156,6 +156,7 @@ public sealed class RunnerTests : IAsyncLifetime
     public async Task A_run_over_budget_carries_the_rest_to_the_next_run()
     {
         _db.Options.BatchSize = 10;
+        _db.Options.ScanSize = 10;
         _db.Options.MaxModelsPerRun = 25;
         for (var m = 2; m <= 60; m++)
         {
@@ -180,13 +181,24 @@ public sealed class RunnerTests : IAsyncLifetime
     public async Task A_connection_dropped_mid_run_keeps_the_position_and_the_next_run_succeeds()
     {
         var ct = TestContext.Current.CancellationToken;
+        for (var m = 2; m <= 30; m++)
+        {
+            await _site.Model(m);
+            await _site.Version(m * 100, m, "Pony");
+            await _site.Metric(m * 100, 1, 1);
+        }
+        await _db.RunAsync();
+        // One slice of 30 models in batches of 10: the run stops in its third batch.
+        _db.Options.BatchSize = 10;
+        _db.Options.ScanSize = 1_000;
+        for (var m = 2; m <= 30; m++) await _site.Metric(m * 100, 9, 9);
         await _site.Metric(11, 9, 9);
         var before = await PositionAsync();
 
-        // Hold the row the run must update, so the run waits on it; then kill the run's backend.
+        // Hold a row the run must update, so the run waits on it; then kill the run's backend.
         await using var blocker = await _db.DataSource.OpenConnectionAsync(ct);
         await using var blocking = await blocker.BeginTransactionAsync(ct);
-        await using (var lockRow = new NpgsqlCommand("""SELECT 1 FROM "ModelBaseModelMetric" WHERE "modelId" = 1 FOR UPDATE""", blocker, blocking))
+        await using (var lockRow = new NpgsqlCommand("""SELECT 1 FROM "ModelBaseModelMetric" WHERE "modelId" = 25 FOR UPDATE""", blocker, blocking))
             await lockRow.ExecuteNonQueryAsync(ct);
         var run = _db.RunAsync();
         await using (var kill = _db.DataSource.CreateCommand("""

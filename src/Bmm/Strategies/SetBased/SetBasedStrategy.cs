@@ -10,9 +10,10 @@ namespace Bmm.Strategies.SetBased;
 /// <summary>
 /// The default: consumes the change log written by the capture triggers (so no change is lost,
 /// hard deletes and late commits included), recomputes the changed models in set-based batches
-/// and writes only the rows that differ. Each batch is one transaction that also advances the
-/// consumer's position, so a failed or killed run leaves table and position consistent.
-/// A run stops at its model or time budget and leaves the rest for the next run.
+/// and writes only the rows that differ. A slice of the log is read once and its distinct models
+/// recomputed in batches of their own transactions; the last batch advances the consumer's
+/// position, so a failed or killed run leaves the position behind what was written, never ahead,
+/// and the next run redoes the rest. A run stops at its model or time budget between slices.
 /// </summary>
 public sealed class SetBasedStrategy : IRefreshStrategy
 {
@@ -25,54 +26,81 @@ public sealed class SetBasedStrategy : IRefreshStrategy
         var result = new RefreshResult();
         var options = context.Options;
         var budget = Stopwatch.StartNew();
+        bool OverBudget() => result.AffectedModels >= options.MaxModelsPerRun || budget.Elapsed.TotalSeconds >= options.MaxSecondsPerRun;
+
+        // The explicit queue: each batch takes its ids in the transaction that writes their results.
+        while (!OverBudget())
+        {
+            var taken = await context.Transactions.RunAsync(async (connection, transaction, ct) =>
+            {
+                var ids = await result.TimeAsync("read_changes", () => ChangeLog.TakeQueuedAsync(connection, transaction, options.BatchSize, ct));
+                return (ids, Write: ids.Length == 0 ? NothingWritten : await WriteAsync(connection, transaction, context, result, ids, ct));
+            }, cancellationToken);
+            Count(context, result, taken.ids.Length, taken.Write);
+            if (taken.ids.Length < options.BatchSize) break;
+        }
+
+        // The change log, slice by slice.
         LogPosition? position = null;
         while (true)
         {
-            var batch = await context.Transactions.RunAsync(
-                (connection, transaction, ct) => RefreshBatchAsync(connection, transaction, context, result, options.BatchSize, ct),
-                cancellationToken);
-            // Counted only once committed: a retried attempt must not count twice.
-            var slice = batch.Slice;
-            position = slice.To;
-            if (slice.ModelIds.Length > 0) result.Batches++;
-            result.AffectedModels += slice.ModelIds.Length;
-            result.AddWrite(batch.Write.Inserted, batch.Write.Updated, batch.Write.Deleted, batch.Write.Unchanged);
-            ReportClamps(context, result, batch.Write.ClampedJson);
-            if (!slice.MoreWaiting) break;
-            if (result.AffectedModels >= options.MaxModelsPerRun || budget.Elapsed.TotalSeconds >= options.MaxSecondsPerRun)
+            if (OverBudget())
             {
                 result.BacklogLeft = true;
                 Log.BudgetReached(context.Logger, result.AffectedModels);
                 break;
             }
+            var slice = await result.TimeAsync("read_changes",
+                () => ChangeLog.ReadSliceAsync(context.DataSource, ChangeLog.SetBasedConsumer, options.ScanSize, cancellationToken));
+            var batches = slice.ModelIds.Chunk(options.BatchSize).ToList();
+            if (batches.Count == 0) batches.Add([]);
+            for (var i = 0; i < batches.Count; i++)
+            {
+                var last = i == batches.Count - 1;
+                var ids = batches[i];
+                var write = await context.Transactions.RunAsync(async (connection, transaction, ct) =>
+                {
+                    var written = ids.Length == 0 ? NothingWritten : await WriteAsync(connection, transaction, context, result, ids, ct);
+                    if (last)
+                        await result.TimeAsync("advance_position", () => ChangeLog.AdvanceAsync(connection, transaction, ChangeLog.SetBasedConsumer, slice, ct));
+                    return written;
+                }, cancellationToken);
+                Count(context, result, ids.Length, write);
+            }
+            position = slice.To;
+            if (!slice.Full) break;
         }
         await result.TimeAsync("maintenance", () => ChangeLog.MaintainAsync(context.DataSource, context.Logger, cancellationToken));
         result.Watermark = position is { } p ? $"xid {p.Xid}" : null;
         return result;
     }
 
-    private sealed record BatchOutcome(ChangeSlice Slice, WriteCounts Write);
-
     private static readonly WriteCounts NothingWritten = new(0, 0, 0, 0, "[]");
 
-    private static async Task<BatchOutcome> RefreshBatchAsync(
-        NpgsqlConnection connection, NpgsqlTransaction transaction, RefreshContext context, RefreshResult result, int batchSize, CancellationToken cancellationToken)
+    private static async Task<WriteCounts> WriteAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, RefreshContext context, RefreshResult result, int[] ids, CancellationToken cancellationToken)
     {
-        var slice = await result.TimeAsync("read_changes",
-            () => ChangeLog.TakeSliceAsync(connection, transaction, ChangeLog.SetBasedConsumer, batchSize, cancellationToken));
-        var outcome = new BatchOutcome(slice, NothingWritten);
-        if (slice.ModelIds.Length > 0)
+        var started = Stopwatch.GetTimestamp();
+        var write = await RefreshModelsAsync(connection, transaction, ids, cancellationToken);
+        var seconds = Stopwatch.GetElapsedTime(started).TotalSeconds;
+        result.AddPhase("compute_and_write", seconds);
+        context.Metrics.BatchDuration.Record(seconds, new KeyValuePair<string, object?>("strategy", "setbased"));
+        return write;
+    }
+
+    /// <summary>Counted only once committed: a retried attempt must not count twice.</summary>
+    private static void Count(RefreshContext context, RefreshResult result, int models, WriteCounts write)
+    {
+        if (models == 0) return;
+        result.Batches++;
+        result.AffectedModels += models;
+        result.AddWrite(write.Inserted, write.Updated, write.Deleted, write.Unchanged);
+        using var clamped = JsonDocument.Parse(write.ClampedJson);
+        foreach (var pair in clamped.RootElement.EnumerateArray())
         {
-            var started = Stopwatch.GetTimestamp();
-            var write = await RefreshModelsAsync(connection, transaction, slice.ModelIds, cancellationToken);
-            outcome = new BatchOutcome(slice, write);
-            var seconds = Stopwatch.GetElapsedTime(started).TotalSeconds;
-            result.AddPhase("compute_and_write", seconds);
-            context.Metrics.BatchDuration.Record(seconds, new KeyValuePair<string, object?>("strategy", "setbased"));
+            result.Clamped++;
+            context.Metrics.Clamps.Add(1);
+            Log.Clamped(context.Logger, pair[0].GetInt32(), pair[1].GetString()!, pair[2].GetInt64(), pair[3].GetInt64());
         }
-        await result.TimeAsync("advance_position",
-            () => ChangeLog.AdvanceAsync(connection, transaction, ChangeLog.SetBasedConsumer, slice.To, cancellationToken));
-        return outcome;
     }
 
     /// <summary>What one application of <see cref="SetBasedSql.RefreshModels"/> wrote.</summary>
@@ -89,16 +117,5 @@ public sealed class SetBasedStrategy : IRefreshStrategy
         var inserted = reader.GetInt64(1);
         var updated = reader.GetInt64(2);
         return new WriteCounts(inserted, updated, reader.GetInt64(3), desired - inserted - updated, reader.GetString(4));
-    }
-
-    private static void ReportClamps(RefreshContext context, RefreshResult result, string clampedJson)
-    {
-        using var clamped = JsonDocument.Parse(clampedJson);
-        foreach (var pair in clamped.RootElement.EnumerateArray())
-        {
-            result.Clamped++;
-            context.Metrics.Clamps.Add(1);
-            Log.Clamped(context.Logger, pair[0].GetInt32(), pair[1].GetString()!, pair[2].GetInt64(), pair[3].GetInt64());
-        }
     }
 }
