@@ -57,7 +57,8 @@ public sealed class BenchRunner(string adminConnectionString, BenchOptions optio
         return report;
     }
 
-    private string BaseName => $"bmm_bench_{options.Scale.ToString().ToLowerInvariant()}_{options.Seed}";
+    /// <summary>Named by scale, seed and schema version, so that a cached base never outlives its schema.</summary>
+    private string BaseName => $"bmm_bench_{options.Scale.ToString().ToLowerInvariant()}_{options.Seed}_{Migrator.ScriptsHash()}";
 
     private async Task<string> EnsureBaseAsync(BenchDatabases databases, BenchReport report, CancellationToken cancellationToken)
     {

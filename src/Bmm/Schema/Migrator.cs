@@ -86,6 +86,21 @@ public static class Migrator
             throw new UsageException("The job's objects (schema bmm) are not installed in this database: run `bmm migrate` first.");
     }
 
+    /// <summary>A short hash of every embedded script: names databases built from this schema version.</summary>
+    public static string ScriptsHash()
+    {
+        var assembly = Assembly.GetExecutingAssembly();
+        using var hash = System.Security.Cryptography.IncrementalHash.CreateHash(System.Security.Cryptography.HashAlgorithmName.SHA256);
+        foreach (var resource in assembly.GetManifestResourceNames().Where(n => n.StartsWith(ResourcePrefix, StringComparison.Ordinal)).Order(StringComparer.Ordinal))
+        {
+            using var stream = assembly.GetManifestResourceStream(resource)!;
+            using var memory = new MemoryStream();
+            stream.CopyTo(memory);
+            hash.AppendData(memory.ToArray());
+        }
+        return Convert.ToHexString(hash.GetHashAndReset())[..8].ToLowerInvariant();
+    }
+
     private static List<string> ApplyScripts(NpgsqlDataSource dataSource, string folder)
     {
         var upgrader = DeployChanges.To

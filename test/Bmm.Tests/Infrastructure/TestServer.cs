@@ -1,5 +1,3 @@
-using System.Reflection;
-using System.Security.Cryptography;
 using Bmm.Database;
 using Bmm.Schema;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -40,7 +38,7 @@ public static class TestServer
         try
         {
             if (_templateName is not null) return _templateName;
-            var name = "bmm_template_" + ScriptsHash();
+            var name = "bmm_template_" + Migrator.ScriptsHash();
             await using var adminSource = NpgsqlDataSource.Create(admin);
             await using (var exists = adminSource.CreateCommand("SELECT 1 FROM pg_database WHERE datname = @name AND datistemplate"))
             {
@@ -67,19 +65,5 @@ public static class TestServer
     {
         await using var command = dataSource.CreateCommand(sql);
         await command.ExecuteNonQueryAsync(cancellationToken);
-    }
-
-    private static string ScriptsHash()
-    {
-        var assembly = typeof(Migrator).Assembly;
-        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-        foreach (var resource in assembly.GetManifestResourceNames().Order(StringComparer.Ordinal))
-        {
-            using var stream = assembly.GetManifestResourceStream(resource)!;
-            using var memory = new MemoryStream();
-            stream.CopyTo(memory);
-            hash.AppendData(memory.ToArray());
-        }
-        return Convert.ToHexString(hash.GetHashAndReset())[..12].ToLowerInvariant();
     }
 }

@@ -1,0 +1,50 @@
+using System.Text.Json;
+using Bmm.Cli;
+using Bmm.Tests.Infrastructure;
+
+namespace Bmm.Tests.Bench;
+
+/// <summary>The benchmark command works end to end on tiny data. Its figures are not asserted: a benchmark never fails on time.</summary>
+public sealed class BenchCommandTests(TestDatabase db) : IClassFixture<TestDatabase>
+{
+    [Fact]
+    public async Task Bench_runs_every_scenario_and_writes_its_report_json_and_chart()
+    {
+        var folder = Directory.CreateTempSubdirectory("bmm-bench-test").FullName;
+        try
+        {
+            var json = Path.Combine(folder, "bench.json");
+            var markdown = Path.Combine(folder, "bench.md");
+            var png = Path.Combine(folder, "bench.png");
+            var result = await BmmProcess.RunAsync(db.ConnectionString, "bench", "--scale", "tiny", "--repeat", "1",
+                "--catchup-minutes", "15", "--budget", "10", "--json", json, "--markdown", markdown, "--png", png);
+            Assert.True(result.ExitCode == ExitCodes.Success, result.ToString());
+
+            using var report = JsonDocument.Parse(await File.ReadAllTextAsync(json, TestContext.Current.CancellationToken));
+            var scenarios = report.RootElement.GetProperty("scenarios").EnumerateArray().ToList();
+            Assert.Equal(["steady", "catchup", "quiet", "hour"], scenarios.Select(s => s.GetProperty("scenario").GetString()));
+            foreach (var scenario in scenarios)
+            {
+                Assert.True(scenario.GetProperty("floor").GetProperty("seconds").GetDouble() >= 0);
+                var strategies = scenario.GetProperty("strategies").EnumerateArray().ToDictionary(s => s.GetProperty("strategy").GetString()!);
+                Assert.Equal(["phase1", "sequential", "setbased"], strategies.Keys.Order());
+                Assert.Equal(0, strategies["setbased"].GetProperty("drift").GetInt64());
+            }
+            Assert.Contains("× floor", await File.ReadAllTextAsync(markdown, TestContext.Current.CancellationToken));
+            var image = await File.ReadAllBytesAsync(png, TestContext.Current.CancellationToken);
+            Assert.Equal(new byte[] { 0x89, (byte)'P', (byte)'N', (byte)'G' }, image[..4]);
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+
+    [Fact]
+    public async Task An_unknown_scenario_is_refused()
+    {
+        var result = await BmmProcess.RunAsync(db.ConnectionString, "bench", "--scenario", "rush");
+        Assert.Equal(ExitCodes.Usage, result.ExitCode);
+        Assert.Contains("Unknown scenario 'rush'", result.Error);
+    }
+}
