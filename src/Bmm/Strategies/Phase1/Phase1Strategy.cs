@@ -29,43 +29,18 @@ public sealed class Phase1Strategy : IRefreshStrategy
 
     public string Description => "Baseline: the plan's Phase 1 as shipped (500-model batches 5 at a time, split queries, rewrites every row).";
 
-    public async Task<RefreshResult> RefreshAsync(RefreshContext context, CancellationToken cancellationToken)
-    {
-        var result = new RefreshResult();
-        var dataSource = context.DataSource;
-        // The watermark is the run's start on the job's clock, not the database's. Flaw: the next
-        // window opens here, so a slow run widens the next one, which makes it slower still.
-        var runStart = context.Time.GetUtcNow();
-
-        var (queue, affected) = await result.TimeAsync("find_affected", async () =>
+    public Task<RefreshResult> RefreshAsync(RefreshContext context, CancellationToken cancellationToken) =>
+        BaselineSteps.RunAsync(context, new ArrayQueue(), async (affected, result) =>
         {
-            var since = await BaselineSteps.ReadWatermarkAsync(dataSource, cancellationToken) - BaselineSteps.SlowWriterGrace;
-            var queue = await BaselineSteps.ReadQueueAsync(dataSource, cancellationToken);
-            if (queue.Length > 0) await CountQueuedVersionsAsync(dataSource, queue, cancellationToken);
-            return (queue, await BaselineSteps.FindAffectedAsync(dataSource, since, queue, cancellationToken));
-        });
-        result.AffectedModels = affected.Length;
-
-        var batches = affected.Chunk(BatchSize).ToArray();
-        var merged = new List<PairStats>[batches.Length];
-        await result.TimeAsync("aggregate", () => Parallel.ForEachAsync(
-            Enumerable.Range(0, batches.Length),
-            new ParallelOptions { MaxDegreeOfParallelism = AggregationConcurrency, CancellationToken = cancellationToken },
-            async (i, token) => merged[i] = await AggregateAsync(context, batches[i], token)));
-        result.Batches = batches.Length;
-
-        var rows = merged.SelectMany(batch => batch).ToList();
-        await result.TimeAsync("upsert", () => BaselineSteps.UpsertAsync(context, result, rows, UpsertChunkSize, cancellationToken));
-
-        // Only after every batch succeeded; a failed run leaves the watermark and the queue as they were.
-        await result.TimeAsync("watermark", async () =>
-        {
-            await BaselineSteps.WriteWatermarkAsync(dataSource, runStart, cancellationToken);
-            if (queue.Length > 0) await ClearQueueAsync(dataSource, queue, cancellationToken);
-        });
-        result.Watermark = BaselineSteps.Describe(runStart);
-        return result;
-    }
+            var batches = affected.Chunk(BatchSize).ToArray();
+            var merged = new List<PairStats>[batches.Length];
+            await Parallel.ForEachAsync(
+                Enumerable.Range(0, batches.Length),
+                new ParallelOptions { MaxDegreeOfParallelism = AggregationConcurrency, CancellationToken = cancellationToken },
+                async (i, token) => merged[i] = await AggregateAsync(context, batches[i], token));
+            result.Batches = batches.Length;
+            return merged.SelectMany(batch => batch).ToList();
+        }, UpsertChunkSize, cancellationToken);
 
     private static async Task<List<PairStats>> AggregateAsync(RefreshContext context, int[] ids, CancellationToken cancellationToken)
     {
@@ -128,21 +103,25 @@ public sealed class Phase1Strategy : IRefreshStrategy
         context.Metrics.BatchDuration.Record(Stopwatch.GetElapsedTime(started).TotalSeconds,
             new KeyValuePair<string, object?>("strategy", "phase1"), new KeyValuePair<string, object?>("query", query));
 
-    private static async Task CountQueuedVersionsAsync(NpgsqlDataSource dataSource, int[] queue, CancellationToken cancellationToken)
+    /// <summary>The queue as Phase 1 passes it: one int[] parameter.</summary>
+    private sealed class ArrayQueue : BaselineSteps.IQueueAccess
     {
-        await using var command = dataSource.CreateCommand(Phase1Sql.QueuedVersions);
-        command.Parameters.AddWithValue("ids", queue);
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        while (await reader.ReadAsync(cancellationToken))
+        public async Task CountQueuedVersionsAsync(NpgsqlDataSource dataSource, int[] queue, CancellationToken cancellationToken)
         {
-            // Read and dropped: the site only logged how many there were.
+            await using var command = dataSource.CreateCommand(Phase1Sql.QueuedVersions);
+            command.Parameters.AddWithValue("ids", queue);
+            await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                // Read and dropped: the site only logged how many there were.
+            }
         }
-    }
 
-    private static async Task ClearQueueAsync(NpgsqlDataSource dataSource, int[] queue, CancellationToken cancellationToken)
-    {
-        await using var command = dataSource.CreateCommand(Phase1Sql.ClearQueue);
-        command.Parameters.AddWithValue("ids", queue);
-        await command.ExecuteNonQueryAsync(cancellationToken);
+        public async Task ClearQueueAsync(NpgsqlDataSource dataSource, int[] queue, CancellationToken cancellationToken)
+        {
+            await using var command = dataSource.CreateCommand(Phase1Sql.ClearQueue);
+            command.Parameters.AddWithValue("ids", queue);
+            await command.ExecuteNonQueryAsync(cancellationToken);
+        }
     }
 }

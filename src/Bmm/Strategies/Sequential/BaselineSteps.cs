@@ -20,6 +20,50 @@ internal static class BaselineSteps
 
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
 
+    /// <summary>How a baseline hands its queue to the database: the one thing, with aggregation, that Phase 1 changed.</summary>
+    public interface IQueueAccess
+    {
+        /// <summary>Looks up the queued models' versions; the site only logged how many there were.</summary>
+        Task CountQueuedVersionsAsync(NpgsqlDataSource dataSource, int[] queue, CancellationToken cancellationToken);
+
+        Task ClearQueueAsync(NpgsqlDataSource dataSource, int[] queue, CancellationToken cancellationToken);
+    }
+
+    /// <summary>
+    /// The run both baselines share: affected models from the watermark and the queue, the
+    /// strategy's aggregation, the upsert, then the new watermark and the cleared queue.
+    /// </summary>
+    public static async Task<RefreshResult> RunAsync(RefreshContext context, IQueueAccess queueAccess,
+        Func<int[], RefreshResult, Task<List<PairStats>>> aggregate, int upsertChunkSize, CancellationToken cancellationToken)
+    {
+        var result = new RefreshResult();
+        var dataSource = context.DataSource;
+        // The watermark is the run's start on the job's clock, not the database's. Flaw: the next
+        // window opens here, so a slow run widens the next one, which makes it slower still.
+        var runStart = context.Time.GetUtcNow();
+
+        var (queue, affected) = await result.TimeAsync("find_affected", async () =>
+        {
+            var since = await ReadWatermarkAsync(dataSource, cancellationToken) - SlowWriterGrace;
+            var queue = await ReadQueueAsync(dataSource, cancellationToken);
+            if (queue.Length > 0) await queueAccess.CountQueuedVersionsAsync(dataSource, queue, cancellationToken);
+            return (queue, await FindAffectedAsync(dataSource, since, queue, cancellationToken));
+        });
+        result.AffectedModels = affected.Length;
+
+        var rows = await result.TimeAsync("aggregate", () => aggregate(affected, result));
+        await result.TimeAsync("upsert", () => UpsertAsync(context, result, rows, upsertChunkSize, cancellationToken));
+
+        // Only after every batch succeeded; a failed run leaves the watermark and the queue as they were.
+        await result.TimeAsync("watermark", async () =>
+        {
+            await WriteWatermarkAsync(dataSource, runStart, cancellationToken);
+            if (queue.Length > 0) await queueAccess.ClearQueueAsync(dataSource, queue, cancellationToken);
+        });
+        result.Watermark = Describe(runStart);
+        return result;
+    }
+
     /// <summary>The start of the last successful run; the epoch when there was none.</summary>
     public static async Task<DateTimeOffset> ReadWatermarkAsync(NpgsqlDataSource dataSource, CancellationToken cancellationToken)
     {
@@ -29,17 +73,17 @@ internal static class BaselineSteps
             : DateTimeOffset.UnixEpoch;
     }
 
-    public static async Task WriteWatermarkAsync(NpgsqlDataSource dataSource, DateTimeOffset runStart, CancellationToken cancellationToken)
+    private static async Task WriteWatermarkAsync(NpgsqlDataSource dataSource, DateTimeOffset runStart, CancellationToken cancellationToken)
     {
         await using var command = dataSource.CreateCommand(SequentialSql.WriteWatermark);
         command.Parameters.AddWithValue("ms", runStart.ToUnixTimeMilliseconds());
         await command.ExecuteNonQueryAsync(cancellationToken);
     }
 
-    public static string Describe(DateTimeOffset watermark) =>
+    private static string Describe(DateTimeOffset watermark) =>
         string.Create(CultureInfo.InvariantCulture, $"{watermark.UtcDateTime:O} ({watermark.ToUnixTimeMilliseconds()} ms)");
 
-    public static async Task<int[]> ReadQueueAsync(NpgsqlDataSource dataSource, CancellationToken cancellationToken)
+    private static async Task<int[]> ReadQueueAsync(NpgsqlDataSource dataSource, CancellationToken cancellationToken)
     {
         var ids = new List<int>();
         await using var command = dataSource.CreateCommand(SequentialSql.ReadQueue);
@@ -49,7 +93,7 @@ internal static class BaselineSteps
     }
 
     /// <summary>Models with a version metric stamped after <paramref name="since"/>, plus the queue, sorted.</summary>
-    public static async Task<int[]> FindAffectedAsync(NpgsqlDataSource dataSource, DateTimeOffset since, int[] queue, CancellationToken cancellationToken)
+    private static async Task<int[]> FindAffectedAsync(NpgsqlDataSource dataSource, DateTimeOffset since, int[] queue, CancellationToken cancellationToken)
     {
         var ids = new HashSet<int>(queue);
         await using var command = dataSource.CreateCommand(SequentialSql.AffectedSince);
@@ -69,7 +113,7 @@ internal static class BaselineSteps
     /// Writes <paramref name="rows"/> in chunks, <see cref="UpsertConcurrency"/> at a time. Each
     /// chunk commits on its own, as on the site: a failure leaves the earlier chunks written.
     /// </summary>
-    public static Task UpsertAsync(RefreshContext context, RefreshResult result, IReadOnlyList<PairStats> rows, int chunkSize, CancellationToken cancellationToken) =>
+    private static Task UpsertAsync(RefreshContext context, RefreshResult result, IReadOnlyList<PairStats> rows, int chunkSize, CancellationToken cancellationToken) =>
         Parallel.ForEachAsync(
             rows.Chunk(chunkSize),
             new ParallelOptions { MaxDegreeOfParallelism = UpsertConcurrency, CancellationToken = cancellationToken },

@@ -29,44 +29,17 @@ public sealed class SequentialStrategy : IRefreshStrategy
 
     public string Description => "Baseline: the site's job before the plan (watermark, 200-model batches one by one, rewrites every row).";
 
-    public async Task<RefreshResult> RefreshAsync(RefreshContext context, CancellationToken cancellationToken)
-    {
-        var result = new RefreshResult();
-        var dataSource = context.DataSource;
-        // The watermark is the run's start on the job's clock, not the database's. Flaw: the next
-        // window opens here, so a slow run widens the next one, which makes it slower still.
-        var runStart = context.Time.GetUtcNow();
-
-        var (queue, affected) = await result.TimeAsync("find_affected", async () =>
+    public Task<RefreshResult> RefreshAsync(RefreshContext context, CancellationToken cancellationToken) =>
+        BaselineSteps.RunAsync(context, new PerIdQueue(), async (affected, result) =>
         {
-            var since = await BaselineSteps.ReadWatermarkAsync(dataSource, cancellationToken) - BaselineSteps.SlowWriterGrace;
-            var queue = await BaselineSteps.ReadQueueAsync(dataSource, cancellationToken);
-            if (queue.Length > 0) await CountQueuedVersionsAsync(dataSource, queue, cancellationToken);
-            return (queue, await BaselineSteps.FindAffectedAsync(dataSource, since, queue, cancellationToken));
-        });
-        result.AffectedModels = affected.Length;
-
-        var rows = new List<PairStats>();
-        await result.TimeAsync("aggregate", async () =>
-        {
+            var rows = new List<PairStats>();
             foreach (var batch in affected.Chunk(BatchSize))
             {
                 rows.AddRange(await AggregateAsync(context, batch, cancellationToken));
                 result.Batches++;
             }
-        });
-
-        await result.TimeAsync("upsert", () => BaselineSteps.UpsertAsync(context, result, rows, UpsertChunkSize, cancellationToken));
-
-        // Only after every batch succeeded; a failed run leaves the watermark and the queue as they were.
-        await result.TimeAsync("watermark", async () =>
-        {
-            await BaselineSteps.WriteWatermarkAsync(dataSource, runStart, cancellationToken);
-            if (queue.Length > 0) await ClearQueueAsync(dataSource, queue, cancellationToken);
-        });
-        result.Watermark = BaselineSteps.Describe(runStart);
-        return result;
-    }
+            return rows;
+        }, UpsertChunkSize, cancellationToken);
 
     private static async Task<List<PairStats>> AggregateAsync(RefreshContext context, int[] ids, CancellationToken cancellationToken)
     {
@@ -85,20 +58,24 @@ public sealed class SequentialStrategy : IRefreshStrategy
         return rows;
     }
 
-    private static async Task CountQueuedVersionsAsync(NpgsqlDataSource dataSource, int[] queue, CancellationToken cancellationToken)
+    /// <summary>The queue as the pre-plan job passed it: one bind parameter per id.</summary>
+    private sealed class PerIdQueue : BaselineSteps.IQueueAccess
     {
-        await using var command = PerIdCommand(dataSource, SequentialSql.QueuedVersions, queue);
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        while (await reader.ReadAsync(cancellationToken))
+        public async Task CountQueuedVersionsAsync(NpgsqlDataSource dataSource, int[] queue, CancellationToken cancellationToken)
         {
-            // Read and dropped: the site only logged how many there were.
+            await using var command = PerIdCommand(dataSource, SequentialSql.QueuedVersions, queue);
+            await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                // Read and dropped: the site only logged how many there were.
+            }
         }
-    }
 
-    private static async Task ClearQueueAsync(NpgsqlDataSource dataSource, int[] queue, CancellationToken cancellationToken)
-    {
-        await using var command = PerIdCommand(dataSource, SequentialSql.ClearQueue, queue);
-        await command.ExecuteNonQueryAsync(cancellationToken);
+        public async Task ClearQueueAsync(NpgsqlDataSource dataSource, int[] queue, CancellationToken cancellationToken)
+        {
+            await using var command = PerIdCommand(dataSource, SequentialSql.ClearQueue, queue);
+            await command.ExecuteNonQueryAsync(cancellationToken);
+        }
     }
 
     /// <summary>
