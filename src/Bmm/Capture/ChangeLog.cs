@@ -8,10 +8,11 @@ namespace Bmm.Capture;
 public readonly record struct LogPosition(long Xid, int ModelId);
 
 /// <summary>
-/// The distinct models changed between two positions of a consumer. <see cref="Full"/> says the
-/// slice stopped at its row limit, so more changes may wait below the horizon.
+/// The distinct models changed between two positions of a consumer, and among them those whose
+/// distinct thumbs-up users must be recounted (a change other than a version metric's).
+/// <see cref="Full"/> says the slice stopped at its row limit, so more changes may wait below the horizon.
 /// </summary>
-public sealed record ChangeSlice(int[] ModelIds, LogPosition From, LogPosition To, long LogRows, bool Full);
+public sealed record ChangeSlice(int[] ModelIds, int[] RecountIds, LogPosition From, LogPosition To, long LogRows, bool Full);
 
 /// <summary>
 /// The change log written by the capture triggers, read by named consumers, each with its own
@@ -62,7 +63,7 @@ public static class ChangeLog
         // A slice that did not fill up holds everything below the horizon: the position jumps to it.
         var to = full ? new LogPosition(result.GetInt64(1), result.GetInt32(2)) : new LogPosition(horizon - 1, int.MaxValue);
         if ((to.Xid, to.ModelId).CompareTo((from.Xid, from.ModelId)) < 0) to = from;
-        return new ChangeSlice(result.GetFieldValue<int[]>(3), from, to, rows, full);
+        return new ChangeSlice(result.GetFieldValue<int[]>(3), result.GetFieldValue<int[]>(4), from, to, rows, full);
     }
 
     /// <summary>

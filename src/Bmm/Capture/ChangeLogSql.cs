@@ -41,7 +41,7 @@ internal static class ChangeLogSql
     /// </summary>
     public const string ReadSlice = """
         WITH slice AS (
-            SELECT xid, model_id FROM bmm.change_log
+            SELECT xid, model_id, recount FROM bmm.change_log
             WHERE (xid, model_id) > (@xid, @model_id) AND xid < @horizon
             ORDER BY xid, model_id
             LIMIT @limit
@@ -49,7 +49,8 @@ internal static class ChangeLogSql
             SELECT xid, model_id FROM slice ORDER BY xid DESC, model_id DESC LIMIT 1
         )
         SELECT (SELECT count(*) FROM slice), (SELECT xid FROM last), (SELECT model_id FROM last),
-               coalesce((SELECT array_agg(DISTINCT model_id ORDER BY model_id) FROM slice), '{}')
+               coalesce((SELECT array_agg(DISTINCT model_id ORDER BY model_id) FROM slice), '{}'),
+               coalesce((SELECT array_agg(DISTINCT model_id ORDER BY model_id) FROM slice WHERE recount), '{}')
         """;
 
     /// <summary>Moves a position only from where this runner read it: a second runner's move makes it fail.</summary>

@@ -4,7 +4,8 @@ namespace Bmm.Strategies.SetBased;
 internal static class SetBasedSql
 {
     /// <summary>
-    /// The oracle's definition restricted to the models in @ids, computed and applied in one
+    /// The oracle's definition restricted to the models in @ids (recounting distinct thumbs-up
+    /// users only for those in @recount, and for pairs the table lacks), computed and applied in one
     /// statement: pairs without a Published version are deleted, new pairs inserted, and only
     /// rows whose values differ are updated. Sums are clamped to the int4 maximum; the clamped
     /// pairs are returned for logging. Pairs with reviews but no metric row are kept (the metric
@@ -13,6 +14,8 @@ internal static class SetBasedSql
     public const string RefreshModels = """
         WITH ids AS (
             SELECT DISTINCT id FROM unnest(@ids::int[]) AS id
+        ), recount AS (
+            SELECT DISTINCT id FROM unnest(@recount::int[]) AS id
         ), published AS (
             SELECT v."id", v."modelId", v."baseModel"
             FROM ids JOIN "ModelVersion" v ON v."modelId" = ids.id
@@ -23,11 +26,20 @@ internal static class SetBasedSql
                    coalesce(sum(m."imageCount"), 0) AS images
             FROM published p LEFT JOIN "ModelVersionMetric" m ON m."modelVersionId" = p."id"
             GROUP BY p."modelId", p."baseModel"
+        ), stored AS (
+            -- Models changed only through version metrics keep the distinct-user counts the
+            -- table holds: no such change can move them, and every other change is recounted.
+            SELECT t."modelId", t."baseModel", t."thumbsUpCount" AS thumbs
+            FROM ids JOIN "ModelBaseModelMetric" t ON t."modelId" = ids.id
+            WHERE NOT EXISTS (SELECT 1 FROM recount WHERE recount.id = ids.id)
         ), thumbs AS (
             SELECT p."modelId", p."baseModel", count(DISTINCT r."userId") AS thumbs
             FROM published p JOIN "ResourceReview" r ON r."modelVersionId" = p."id"
             WHERE r."recommended" AND NOT r."exclude" AND NOT r."tosViolation"
+              AND NOT EXISTS (SELECT 1 FROM stored s WHERE s."modelId" = p."modelId" AND s."baseModel" = p."baseModel")
             GROUP BY p."modelId", p."baseModel"
+            UNION ALL
+            SELECT "modelId", "baseModel", thumbs FROM stored
         ), desired AS MATERIALIZED (
             SELECT s."modelId", s."baseModel",
                    coalesce(t.thumbs, 0)::int AS "thumbsUpCount",

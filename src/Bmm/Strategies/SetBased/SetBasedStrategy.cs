@@ -34,7 +34,7 @@ public sealed class SetBasedStrategy : IRefreshStrategy
             var taken = await context.Transactions.RunAsync(async (connection, transaction, ct) =>
             {
                 var ids = await result.TimeAsync("read_changes", () => ChangeLog.TakeQueuedAsync(connection, transaction, options.BatchSize, ct));
-                return (ids, Write: ids.Length == 0 ? NothingWritten : await WriteAsync(connection, transaction, context, result, ids, ct));
+                return (ids, Write: ids.Length == 0 ? NothingWritten : await WriteAsync(connection, transaction, context, result, ids, ids, ct));
             }, cancellationToken);
             Count(context, result, taken.ids.Length, taken.Write);
             if (taken.ids.Length < options.BatchSize) break;
@@ -52,15 +52,17 @@ public sealed class SetBasedStrategy : IRefreshStrategy
             }
             var slice = await result.TimeAsync("read_changes",
                 () => ChangeLog.ReadSliceAsync(context.DataSource, ChangeLog.SetBasedConsumer, options.ScanSize, cancellationToken));
+            var recount = slice.RecountIds.ToHashSet();
             var batches = slice.ModelIds.Chunk(options.BatchSize).ToList();
             if (batches.Count == 0) batches.Add([]);
             for (var i = 0; i < batches.Count; i++)
             {
                 var last = i == batches.Count - 1;
                 var ids = batches[i];
+                var recountIds = ids.Where(recount.Contains).ToArray();
                 var write = await context.Transactions.RunAsync(async (connection, transaction, ct) =>
                 {
-                    var written = ids.Length == 0 ? NothingWritten : await WriteAsync(connection, transaction, context, result, ids, ct);
+                    var written = ids.Length == 0 ? NothingWritten : await WriteAsync(connection, transaction, context, result, ids, recountIds, ct);
                     if (last)
                         await result.TimeAsync("advance_position", () => ChangeLog.AdvanceAsync(connection, transaction, ChangeLog.SetBasedConsumer, slice, ct));
                     return written;
@@ -77,10 +79,10 @@ public sealed class SetBasedStrategy : IRefreshStrategy
 
     private static readonly WriteCounts NothingWritten = new(0, 0, 0, 0, "[]");
 
-    private static async Task<WriteCounts> WriteAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, RefreshContext context, RefreshResult result, int[] ids, CancellationToken cancellationToken)
+    private static async Task<WriteCounts> WriteAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, RefreshContext context, RefreshResult result, int[] ids, int[] recountIds, CancellationToken cancellationToken)
     {
         var started = Stopwatch.GetTimestamp();
-        var write = await RefreshModelsAsync(connection, transaction, ids, cancellationToken);
+        var write = await RefreshModelsAsync(connection, transaction, ids, recountIds, cancellationToken);
         var seconds = Stopwatch.GetElapsedTime(started).TotalSeconds;
         result.AddPhase("compute_and_write", seconds);
         context.Metrics.BatchDuration.Record(seconds, new KeyValuePair<string, object?>("strategy", "setbased"));
@@ -107,10 +109,19 @@ public sealed class SetBasedStrategy : IRefreshStrategy
     public sealed record WriteCounts(long Inserted, long Updated, long Deleted, long Unchanged, string ClampedJson);
 
     /// <summary>Recomputes the given models from their current state and writes only what differs.</summary>
-    public static async Task<WriteCounts> RefreshModelsAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, int[] modelIds, CancellationToken cancellationToken)
+    public static Task<WriteCounts> RefreshModelsAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, int[] modelIds, CancellationToken cancellationToken) =>
+        RefreshModelsAsync(connection, transaction, modelIds, modelIds, cancellationToken);
+
+    /// <summary>
+    /// Recomputes the given models and writes only what differs; distinct thumbs-up users are
+    /// recounted for <paramref name="recountIds"/> (and for pairs the table lacks), and kept as
+    /// the table holds them for the others, whose only changes were version metrics.
+    /// </summary>
+    public static async Task<WriteCounts> RefreshModelsAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, int[] modelIds, int[] recountIds, CancellationToken cancellationToken)
     {
         await using var command = new NpgsqlCommand(SetBasedSql.RefreshModels, connection, transaction);
         command.Parameters.AddWithValue("ids", modelIds);
+        command.Parameters.AddWithValue("recount", recountIds);
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         await reader.ReadAsync(cancellationToken);
         var desired = reader.GetInt64(0);

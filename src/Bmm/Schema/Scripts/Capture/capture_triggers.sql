@@ -3,22 +3,24 @@
 -- `migrate --remove-capture` drops the triggers again.
 -- Conservative on purpose: a change is captured from the row's own old and new values only,
 -- never from the state of another table, which a concurrent transaction may be changing.
+-- A version-metric change cannot move a thumbs-up count, so it is logged with recount = false:
+-- the job then recomputes that model's sums but keeps its distinct-user counts.
 
 CREATE OR REPLACE FUNCTION bmm.capture_version_metric() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     IF TG_OP = 'INSERT' THEN
-        INSERT INTO bmm.change_log (xid, model_id)
-        SELECT DISTINCT pg_current_xact_id()::text::bigint, v."modelId"
+        INSERT INTO bmm.change_log (xid, model_id, recount)
+        SELECT DISTINCT pg_current_xact_id()::text::bigint, v."modelId", false
         FROM new_rows n JOIN "ModelVersion" v ON v."id" = n."modelVersionId"
         WHERE n."downloadCount" <> 0 OR n."imageCount" <> 0;
     ELSIF TG_OP = 'DELETE' THEN
-        INSERT INTO bmm.change_log (xid, model_id)
-        SELECT DISTINCT pg_current_xact_id()::text::bigint, v."modelId"
+        INSERT INTO bmm.change_log (xid, model_id, recount)
+        SELECT DISTINCT pg_current_xact_id()::text::bigint, v."modelId", false
         FROM old_rows o JOIN "ModelVersion" v ON v."id" = o."modelVersionId"
         WHERE o."downloadCount" <> 0 OR o."imageCount" <> 0;
     ELSE
-        INSERT INTO bmm.change_log (xid, model_id)
-        SELECT DISTINCT pg_current_xact_id()::text::bigint, v."modelId"
+        INSERT INTO bmm.change_log (xid, model_id, recount)
+        SELECT DISTINCT pg_current_xact_id()::text::bigint, v."modelId", false
         FROM ((SELECT "modelVersionId", "downloadCount", "imageCount" FROM new_rows
                EXCEPT ALL SELECT "modelVersionId", "downloadCount", "imageCount" FROM old_rows)
               UNION ALL

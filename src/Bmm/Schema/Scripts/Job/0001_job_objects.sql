@@ -7,9 +7,11 @@ CREATE SCHEMA IF NOT EXISTS bmm;
 -- once every transaction below a consumer's horizon has finished, no row can appear below
 -- it any more, so a position (xid, model_id) never skips a late commit.
 -- Partitioned by xid range so that a consumed range is discarded by TRUNCATE, not DELETE.
+-- recount is false for changes that cannot move a distinct thumbs-up count (version metrics).
 CREATE TABLE bmm.change_log (
     xid         BIGINT NOT NULL,
     model_id    INTEGER NOT NULL,
+    recount     BOOLEAN NOT NULL DEFAULT true,
     captured_at TIMESTAMPTZ NOT NULL DEFAULT statement_timestamp()
 ) PARTITION BY RANGE (xid);
 CREATE TABLE bmm.change_log_default PARTITION OF bmm.change_log DEFAULT;
