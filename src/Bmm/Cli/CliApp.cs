@@ -16,7 +16,7 @@ public static class CliApp
                  {
                      MigrateCommand.Create(), RunCommand.Create(), VerifyCommand.Create(), StatusCommand.Create(),
                      QueueCommands.Enqueue(), QueueCommands.Pause(), QueueCommands.Resume(),
-                     ServeCommand.Create(),
+                     ServeCommand.Create(), BackfillCommand.Create(),
                  })
             root.Subcommands.Add(command);
         return root;

@@ -96,4 +96,17 @@ internal static partial class Log
 
     [LoggerMessage(5013, LogLevel.Information, "Stopped")]
     public static partial void Stopped(ILogger logger);
+
+    // 7xxx: backfill
+    [LoggerMessage(7000, LogLevel.Information, "Backfill: {Models} models in batches of {BatchModels}")]
+    public static partial void BackfillStarted(ILogger logger, long models, int batchModels);
+
+    [LoggerMessage(7001, LogLevel.Debug, "Backfill batch {Batch} (models {FirstId}..{LastId}): {Inserted} inserted, {Updated} updated, {Deleted} deleted, {Unchanged} unchanged in {Seconds:F3}s")]
+    public static partial void BackfillBatch(ILogger logger, int batch, int firstId, int lastId, long inserted, long updated, long deleted, long unchanged, double seconds);
+
+    [LoggerMessage(7002, LogLevel.Information, "Backfill removed the rows of {Models} models that no longer exist")]
+    public static partial void BackfillOrphansRemoved(ILogger logger, long models);
+
+    [LoggerMessage(7003, LogLevel.Information, "Backfill finished: {Models} models in {Batches} batches, {Inserted} inserted, {Updated} updated, {Deleted} deleted, {Unchanged} unchanged in {Seconds:F1}s")]
+    public static partial void BackfillFinished(ILogger logger, long models, int batches, long inserted, long updated, long deleted, long unchanged, double seconds);
 }
