@@ -171,20 +171,27 @@ public sealed partial class MetricsEndpoint : IAsyncDisposable
     }
 
     /// <summary>
-    /// The registry in the Prometheus text format. prometheus-net names a metric
-    /// "{meter}_{instrument}", which would double the prefix of the job's instruments
-    /// (bmm_bmm_runs_total); the job's series are exported under their instrument names.
+    /// The registry in the Prometheus text format, with two corrections to how prometheus-net
+    /// exports the job's own instruments: it names a metric "{meter}_{instrument}", which would
+    /// double their prefix (bmm_bmm_runs_total), so they keep their instrument names; and it
+    /// types every .NET Counter as a gauge (in general a .NET counter may be re-created), while
+    /// the job's counters live as long as the process, so their *_total series are typed counter.
     /// </summary>
     internal static async Task<byte[]> ExportAsync(CollectorRegistry registry, CancellationToken cancellationToken)
     {
         using var buffer = new MemoryStream();
         await registry.CollectAndExportAsTextAsync(buffer, cancellationToken);
         var text = Encoding.UTF8.GetString(buffer.GetBuffer(), 0, (int)buffer.Length);
-        return Encoding.UTF8.GetBytes(DoubledJobPrefix().Replace(text, "$1bmm_"));
+        text = DoubledJobPrefix().Replace(text, "$1bmm_");
+        text = JobCounterTypedGauge().Replace(text, "# TYPE $1 counter");
+        return Encoding.UTF8.GetBytes(text);
     }
 
     [GeneratedRegex("^(# (?:HELP|TYPE) )?bmm_bmm_", RegexOptions.Multiline | RegexOptions.CultureInvariant)]
     private static partial Regex DoubledJobPrefix();
+
+    [GeneratedRegex(@"^# TYPE (bmm_[a-z0-9_]+_total) gauge$", RegexOptions.Multiline | RegexOptions.CultureInvariant)]
+    private static partial Regex JobCounterTypedGauge();
 
     private static async Task WriteTextAsync(HttpListenerResponse response, int status, string text, CancellationToken cancellationToken)
     {

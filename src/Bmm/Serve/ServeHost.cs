@@ -35,17 +35,7 @@ public sealed class ServeHost
     public async Task RunAsync(NpgsqlDataSource dataSource, JobOptions job, IRefreshStrategy strategy, TimeProvider time, ILogger logger, JobMetrics metrics, CancellationToken stop)
     {
         var registry = Metrics.NewCustomRegistry();
-        // Every System.Diagnostics.Metrics meter in the process (runtime, Npgsql, ...), but of the
-        // job's own meter only this instance: other JobMetrics in the process (tests) stay out.
-        var ownMeter = metrics.RunDuration.Meter;
-        using var adapter = MeterAdapter.StartListening(new MeterAdapterOptions
-        {
-            Registry = registry,
-            // prometheus-net 8.2 writes to this factory, not to Registry, and defaults it to the global registry.
-            MetricFactory = Metrics.WithCustomRegistry(registry),
-            InstrumentFilterPredicate = instrument => instrument.Meter.Name != JobMetrics.MeterName || ReferenceEquals(instrument.Meter, ownMeter),
-            MetricsExpireAfter = SeriesExpireAfter,
-        });
+        using var adapter = Export(metrics, registry);
 
         var state = new JobStateCache(dataSource, TimeSpan.FromSeconds(_options.StateCacheSeconds), time, logger);
         metrics.ObserveState(() => state.Current);
@@ -56,5 +46,23 @@ public sealed class ServeHost
         var runner = new RefreshRunner(dataSource, job, time, logger, metrics);
         await new Scheduler(runner, strategy, Schedule, _options, time, logger, metrics).RunAsync(stop);
         Log.Stopped(logger);
+    }
+
+    /// <summary>
+    /// Exports every System.Diagnostics.Metrics meter in the process (runtime, Npgsql, ...)
+    /// into <paramref name="registry"/>, but of the job's own meter only <paramref name="metrics"/>:
+    /// other JobMetrics in the process (tests) stay out.
+    /// </summary>
+    internal static IDisposable Export(JobMetrics metrics, CollectorRegistry registry)
+    {
+        var ownMeter = metrics.RunDuration.Meter;
+        return MeterAdapter.StartListening(new MeterAdapterOptions
+        {
+            Registry = registry,
+            // prometheus-net 8.2 writes to this factory, not to Registry, and defaults it to the global registry.
+            MetricFactory = Metrics.WithCustomRegistry(registry),
+            InstrumentFilterPredicate = instrument => instrument.Meter.Name != JobMetrics.MeterName || ReferenceEquals(instrument.Meter, ownMeter),
+            MetricsExpireAfter = SeriesExpireAfter,
+        });
     }
 }
