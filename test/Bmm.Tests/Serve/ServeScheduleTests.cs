@@ -45,6 +45,21 @@ public sealed class ServeScheduleTests
     public void Other_urls_are_usage_errors(string url) => Assert.Throws<UsageException>(() => MetricsEndpoint.NormalizePrefix(url));
 
     [Theory]
+    [InlineData(1, 1)]
+    [InlineData(2, 2)]
+    [InlineData(5, 16)]
+    [InlineData(9, 256)]
+    [InlineData(10, 300)]
+    [InlineData(1000, 300)]
+    public void Failures_back_off_from_the_floor_doubling_to_the_ceiling(int failures, double seconds)
+    {
+        var scheduler = new Scheduler(null!, null!, CronSchedule.Parse("* * * * *"),
+            new ServeOptions { FailureBackoffFloorSeconds = 1, FailureBackoffCeilingSeconds = 300 }, TimeProvider.System,
+            Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance, null!);
+        Assert.Equal(TimeSpan.FromSeconds(seconds), scheduler.Backoff(failures));
+    }
+
+    [Theory]
     [InlineData(0, 10, true)]
     [InlineData(0, 900, true)]
     [InlineData(0, 901, false)]

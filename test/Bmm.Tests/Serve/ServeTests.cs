@@ -85,6 +85,8 @@ public sealed class ServeTests : IAsyncLifetime
             TimeSpan.FromSeconds(10), "two failed runs");
         var metrics = await serve.MetricsTextAsync();
         Assert.True(RunningServe.Value(metrics, "bmm_runs_total", "outcome=\"failed\"") >= 2, metrics);
+        // After each failure the next tick (1 s later) falls inside the backoff (1 s, then 2 s).
+        Assert.True(RunningServe.Value(metrics, "bmm_runs_skipped_total", "reason=\"backoff\"") >= 1, metrics);
         Assert.False(serve.Serving.IsCompleted);
     }
 
