@@ -16,14 +16,22 @@ public static class CliApp
                  {
                      MigrateCommand.Create(), RunCommand.Create(), VerifyCommand.Create(), StatusCommand.Create(),
                      QueueCommands.Enqueue(), QueueCommands.Pause(), QueueCommands.Resume(),
+                     ServeCommand.Create(), BackfillCommand.Create(),
                      SeedCommand.Create(), SimulateCommand.Create(), DemoCommand.Create(), BenchCommand.Create(),
                  })
             root.Subcommands.Add(command);
         return root;
     }
 
+    /// <summary>
+    /// How long a command may take to stop after SIGINT or SIGTERM cancelled its token before
+    /// the process exits anyway. Without a value System.CommandLine does not handle the signals
+    /// at all, and the runtime kills the process with queries still running on the server.
+    /// </summary>
+    public static readonly TimeSpan ProcessTerminationTimeout = TimeSpan.FromSeconds(5);
+
     /// <summary>Parses and runs; bad usage exits 2 with one sentence on standard error.</summary>
-    public static async Task<int> RunAsync(string[] args, TextWriter? error = null)
+    public static async Task<int> RunAsync(string[] args, TextWriter? error = null, CancellationToken cancellationToken = default)
     {
         error ??= Console.Error;
         var parse = BuildRoot().Parse(args);
@@ -32,7 +40,7 @@ public static class CliApp
             foreach (var parseError in parse.Errors) await error.WriteLineAsync(parseError.Message);
             return ExitCodes.Usage;
         }
-        return await parse.InvokeAsync();
+        return await parse.InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = ProcessTerminationTimeout }, cancellationToken);
     }
 
     /// <summary>Runs a command body with the shared error handling: usage errors exit 2, failures 3.</summary>

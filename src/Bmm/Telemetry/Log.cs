@@ -70,6 +70,33 @@ internal static partial class Log
     [LoggerMessage(5004, LogLevel.Information, "Stopping: waiting for no new run")]
     public static partial void Stopping(ILogger logger);
 
+    [LoggerMessage(5005, LogLevel.Warning, "{Failures} consecutive failed runs: no run starts before {NotBefore:O}")]
+    public static partial void BackingOff(ILogger logger, int failures, DateTimeOffset notBefore);
+
+    [LoggerMessage(5006, LogLevel.Information, "Skipped the tick at {Tick:O}: backing off after failed runs until {NotBefore:O}")]
+    public static partial void TickSkippedBackoff(ILogger logger, DateTimeOffset tick, DateTimeOffset notBefore);
+
+    [LoggerMessage(5007, LogLevel.Error, "The scheduler loop failed; it goes on in {DelayMs} ms")]
+    public static partial void SchedulerLoopFailed(ILogger logger, Exception exception, long delayMs);
+
+    [LoggerMessage(5008, LogLevel.Warning, "The metrics endpoint failed to accept a request; it goes on")]
+    public static partial void EndpointAcceptFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(5009, LogLevel.Warning, "A request to {Path} failed")]
+    public static partial void EndpointRequestFailed(ILogger logger, Exception exception, string path);
+
+    [LoggerMessage(5010, LogLevel.Warning, "Reading the job state for /metrics and /health failed: {Reason}")]
+    public static partial void StateReadFailed(ILogger logger, string reason);
+
+    [LoggerMessage(5011, LogLevel.Warning, "Unhealthy: {Reason}")]
+    public static partial void Unhealthy(ILogger logger, string reason);
+
+    [LoggerMessage(5012, LogLevel.Information, "Healthy")]
+    public static partial void Healthy(ILogger logger);
+
+    [LoggerMessage(5013, LogLevel.Information, "Stopped")]
+    public static partial void Stopped(ILogger logger);
+
     // 6xxx: seeding, simulating, the demo
     [LoggerMessage(6000, LogLevel.Information, "Seeding a {Scale} synthetic site with seed {Seed}: {Models} models")]
     public static partial void SeedStarted(ILogger logger, string scale, int seed, long models);
@@ -91,4 +118,17 @@ internal static partial class Log
 
     [LoggerMessage(6006, LogLevel.Information, "Recreated the embedded database \"{Database}\" for the demo")]
     public static partial void DemoDatabaseRecreated(ILogger logger, string database);
+
+    // 7xxx: backfill
+    [LoggerMessage(7000, LogLevel.Information, "Backfill: {Models} models in batches of {BatchModels}")]
+    public static partial void BackfillStarted(ILogger logger, long models, int batchModels);
+
+    [LoggerMessage(7001, LogLevel.Debug, "Backfill batch {Batch} (models {FirstId}..{LastId}): {Inserted} inserted, {Updated} updated, {Deleted} deleted, {Unchanged} unchanged in {Seconds:F3}s")]
+    public static partial void BackfillBatch(ILogger logger, int batch, int firstId, int lastId, long inserted, long updated, long deleted, long unchanged, double seconds);
+
+    [LoggerMessage(7002, LogLevel.Information, "Backfill removed the rows of {Models} models that no longer exist")]
+    public static partial void BackfillOrphansRemoved(ILogger logger, long models);
+
+    [LoggerMessage(7003, LogLevel.Information, "Backfill finished: {Models} models in {Batches} batches, {Inserted} inserted, {Updated} updated, {Deleted} deleted, {Unchanged} unchanged in {Seconds:F1}s")]
+    public static partial void BackfillFinished(ILogger logger, long models, int batches, long inserted, long updated, long deleted, long unchanged, double seconds);
 }

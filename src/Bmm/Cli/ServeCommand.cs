@@ -1,0 +1,45 @@
+using System.CommandLine;
+using Bmm.Configuration;
+using Bmm.Refresh;
+using Bmm.Schema;
+using Bmm.Serve;
+
+namespace Bmm.Cli;
+
+internal static class ServeCommand
+{
+    public static Command Create()
+    {
+        var schedule = new Option<string?>("--schedule")
+        {
+            Description = "Cron expression in UTC, 5 fields or 6 with seconds first (default: Serve:Schedule, \"*/5 * * * *\").",
+        };
+        var metricsUrl = new Option<string?>("--metrics-url")
+        {
+            Description = "Where /metrics and /health are served (default: Serve:MetricsUrl, http://127.0.0.1:9464/; host + listens on every address).",
+        };
+        var command = new Command("serve", "Run the job on its schedule until stopped (Ctrl+C, SIGTERM), serving Prometheus metrics and a health check.")
+        {
+            schedule, metricsUrl, RunCommand.Strategy,
+        };
+        command.SetAction((parse, ct) => CliApp.ExecuteAsync(parse, ct, async (env, token) =>
+        {
+            // Bad usage fails here, before the database is touched or a port is bound.
+            var host = new ServeHost(new ServeOptions
+            {
+                Schedule = parse.GetValue(schedule) ?? env.Serve.Schedule,
+                MetricsUrl = parse.GetValue(metricsUrl) ?? env.Serve.MetricsUrl,
+                UnhealthyAfterIntervals = env.Serve.UnhealthyAfterIntervals,
+                FailureBackoffFloorSeconds = env.Serve.FailureBackoffFloorSeconds,
+                FailureBackoffCeilingSeconds = env.Serve.FailureBackoffCeilingSeconds,
+                StateCacheSeconds = env.Serve.StateCacheSeconds,
+            });
+            var strategy = StrategyCatalog.Create(parse.GetValue(RunCommand.Strategy) ?? env.Job.Strategy);
+            var dataSource = await env.DataSourceAsync(token);
+            await Migrator.RequireJobSchemaAsync(dataSource, token);
+            await host.RunAsync(dataSource, env.Job, strategy, env.Time, env.Logger, env.Metrics, token);
+            return ExitCodes.Success;
+        }));
+        return command;
+    }
+}
