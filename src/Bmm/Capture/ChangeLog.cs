@@ -97,60 +97,22 @@ public static class ChangeLog
 
     /// <summary>
     /// Creates partitions ahead, truncates the ones every consumer has passed and drops old empty
-    /// ones. Best effort: a partition that is busy is left for the next run.
+    /// ones, in one round trip. Best effort: a partition that is busy is left for the next run.
     /// </summary>
     public static async Task MaintainAsync(NpgsqlDataSource dataSource, ILogger logger, CancellationToken cancellationToken)
     {
-        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
-        await Execute(connection, "SET lock_timeout = '1s'", cancellationToken);
-        await Execute(connection, ChangeLogSql.EnsurePartitions, cancellationToken);
-        foreach (var partition in await ListAsync(connection, ChangeLogSql.ConsumedPartitions, cancellationToken))
-        {
-            if (await TryExecute(connection, $"TRUNCATE bmm.{QuoteIdentifier(partition)}", cancellationToken))
-                Log.PartitionTruncated(logger, partition);
-        }
-        foreach (var partition in await ListAsync(connection, ChangeLogSql.DroppablePartitions, cancellationToken))
-            await TryExecute(connection, $"DROP TABLE bmm.{QuoteIdentifier(partition)}", cancellationToken);
-        await TryExecute(connection, ChangeLogSql.ConsumedDefaultRows, cancellationToken);
+        await using var command = dataSource.CreateCommand(ChangeLogSql.Maintain);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken)) Log.ChangeLogMaintained(logger, reader.GetString(0));
     }
 
     public static async Task<JobStateSnapshot> ReadStateAsync(NpgsqlDataSource dataSource, string consumer, CancellationToken cancellationToken)
     {
-        await using var command = dataSource.CreateCommand(ChangeLogSql.State + ", (SELECT extract(epoch FROM now() - max(finished_at)) FROM bmm.run_history WHERE outcome = 'succeeded')::float8");
+        await using var command = dataSource.CreateCommand(ChangeLogSql.State);
         command.Parameters.AddWithValue("name", consumer);
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         await reader.ReadAsync(cancellationToken);
         return new JobStateSnapshot(reader.GetInt64(0), reader.GetInt64(1), reader.GetInt64(2), reader.GetDouble(3),
             reader.IsDBNull(6) ? double.PositiveInfinity : reader.GetDouble(6));
-    }
-
-    private static string QuoteIdentifier(string name) => "\"" + name.Replace("\"", "\"\"", StringComparison.Ordinal) + "\"";
-
-    private static async Task Execute(NpgsqlConnection connection, string sql, CancellationToken cancellationToken)
-    {
-        await using var command = new NpgsqlCommand(sql, connection);
-        await command.ExecuteNonQueryAsync(cancellationToken);
-    }
-
-    private static async Task<bool> TryExecute(NpgsqlConnection connection, string sql, CancellationToken cancellationToken)
-    {
-        try
-        {
-            await Execute(connection, sql, cancellationToken);
-            return true;
-        }
-        catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.LockNotAvailable)
-        {
-            return false;
-        }
-    }
-
-    private static async Task<List<string>> ListAsync(NpgsqlConnection connection, string sql, CancellationToken cancellationToken)
-    {
-        var names = new List<string>();
-        await using var command = new NpgsqlCommand(sql, connection);
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        while (await reader.ReadAsync(cancellationToken)) names.Add(reader.GetString(0));
-        return names;
     }
 }

@@ -65,41 +65,8 @@ internal static class ChangeLogSql
         RETURNING model_id
         """;
 
-    public const string EnsurePartitions = "SELECT bmm.ensure_change_log_partitions(3)";
-
-    /// <summary>Partitions whose whole xid range every consumer has passed.</summary>
-    public const string ConsumedPartitions = """
-        WITH low AS (SELECT min(xid) AS xid FROM bmm.consumer)
-        SELECT c.relname
-        FROM pg_inherits i
-        JOIN pg_class c ON c.oid = i.inhrelid
-        JOIN pg_class p ON p.oid = i.inhparent
-        JOIN pg_namespace n ON n.oid = p.relnamespace
-        CROSS JOIN low
-        WHERE n.nspname = 'bmm' AND p.relname = 'change_log' AND c.relname LIKE 'change\_log\_p%'
-          AND (substring(c.relname FROM 'change_log_p(\d+)')::bigint + 1) * bmm.change_log_partition_width() <= low.xid
-          AND pg_relation_size(c.oid) > 0
-        ORDER BY 1
-        """;
-
-    public const string ConsumedDefaultRows = """
-        DELETE FROM bmm.change_log_default
-        WHERE xid < (SELECT min(xid) FROM bmm.consumer)
-        """;
-
-    /// <summary>Partitions left empty and wholly behind every consumer; dropped to keep the catalog small.</summary>
-    public const string DroppablePartitions = """
-        WITH low AS (SELECT min(xid) AS xid FROM bmm.consumer)
-        SELECT c.relname
-        FROM pg_inherits i
-        JOIN pg_class c ON c.oid = i.inhrelid
-        JOIN pg_class p ON p.oid = i.inhparent
-        JOIN pg_namespace n ON n.oid = p.relnamespace
-        CROSS JOIN low
-        WHERE n.nspname = 'bmm' AND p.relname = 'change_log' AND c.relname LIKE 'change\_log\_p%'
-          AND (substring(c.relname FROM 'change_log_p(\d+)')::bigint + 2) * bmm.change_log_partition_width() <= low.xid
-        ORDER BY 1
-        """;
+    /// <summary>Partitions ahead, consumed ones truncated or dropped; returns what it did (see the SQL function).</summary>
+    public const string Maintain = "SELECT bmm.maintain_change_log()";
 
     public const string State = """
         SELECT
@@ -114,6 +81,8 @@ internal static class ChangeLogSql
                  ORDER BY l.xid, l.model_id LIMIT 1),
                 (SELECT min(enqueued_at) FROM bmm.model_queue))), 0)::float8 AS lag_seconds,
             (SELECT xid FROM bmm.consumer WHERE name = @name) AS position_xid,
-            pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS horizon
+            pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS horizon,
+            (SELECT extract(epoch FROM now() - max(finished_at)) FROM bmm.run_history WHERE outcome = 'succeeded')::float8
+                AS seconds_since_success
         """;
 }

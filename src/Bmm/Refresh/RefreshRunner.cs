@@ -57,7 +57,13 @@ public sealed class RefreshRunner(NpgsqlDataSource dataSource, JobOptions option
         {
             result = await strategy.RefreshAsync(context, linked.Token);
         }
-        catch (Exception e) when (e is not OperationCanceledException || runnerLock.Lost.IsCancellationRequested)
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            // Stopped from outside (SIGINT, SIGTERM): the history says so, and the stop goes on.
+            await RecordAsync(runId, "cancelled", null, null, CancellationToken.None);
+            throw;
+        }
+        catch (Exception e)
         {
             error = runnerLock.Lost.IsCancellationRequested
                 ? new InvalidOperationException("The connection holding the runner lock was lost; the run stopped.", e)
@@ -65,7 +71,7 @@ public sealed class RefreshRunner(NpgsqlDataSource dataSource, JobOptions option
         }
         var seconds = Stopwatch.GetElapsedTime(started).TotalSeconds;
         var outcome = error is null ? RunOutcome.Succeeded : RunOutcome.Failed;
-        await RecordAsync(runId, outcome, result, error, CancellationToken.None);
+        await RecordAsync(runId, error is null ? "succeeded" : "failed", result, error, CancellationToken.None);
 
         var tags = new KeyValuePair<string, object?>[] { new("strategy", strategy.Name), new("outcome", outcome.ToString().ToLowerInvariant()) };
         metrics.Runs.Add(1, tags);
@@ -86,13 +92,13 @@ public sealed class RefreshRunner(NpgsqlDataSource dataSource, JobOptions option
         return new RunReport(outcome, strategy.Name, runId, result, seconds, error);
     }
 
-    private async Task RecordAsync(long runId, RunOutcome outcome, RefreshResult? result, Exception? error, CancellationToken cancellationToken)
+    private async Task RecordAsync(long runId, string outcome, RefreshResult? result, Exception? error, CancellationToken cancellationToken)
     {
         try
         {
             await using var finish = dataSource.CreateCommand(JobControlSql.FinishRun);
             finish.Parameters.AddWithValue("id", runId);
-            finish.Parameters.AddWithValue("outcome", outcome == RunOutcome.Succeeded ? "succeeded" : "failed");
+            finish.Parameters.AddWithValue("outcome", outcome);
             finish.Parameters.AddWithValue("affected", result?.AffectedModels ?? 0);
             finish.Parameters.AddWithValue("batches", result?.Batches ?? 0);
             finish.Parameters.AddWithValue("inserted", result?.Inserted ?? 0);

@@ -44,8 +44,8 @@ internal static partial class Log
     [LoggerMessage(3006, LogLevel.Information, "Run budget reached after {Models} models; the rest is carried to the next run")]
     public static partial void BudgetReached(ILogger logger, long models);
 
-    [LoggerMessage(3007, LogLevel.Information, "Change log: truncated partition {Partition}")]
-    public static partial void PartitionTruncated(ILogger logger, string partition);
+    [LoggerMessage(3007, LogLevel.Information, "Change log: {Action}")]
+    public static partial void ChangeLogMaintained(ILogger logger, string action);
 
     // 4xxx: verify and repair
     [LoggerMessage(4000, LogLevel.Warning, "Drift found: {Missing} missing, {Extra} extra, {Wrong} wrong rows")]

@@ -225,6 +225,24 @@ public sealed class RunnerTests : IAsyncLifetime
         Assert.Equal(9, await _db.ScalarAsync<int>("""SELECT "downloadCount" FROM "ModelBaseModelMetric" WHERE "modelId" = 1"""));
     }
 
+    [Fact]
+    public async Task A_run_stopped_from_outside_is_recorded_as_cancelled()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await _site.Metric(11, 5, 5);
+        var before = await PositionAsync();
+        await using var blocker = await _db.DataSource.OpenConnectionAsync(ct);
+        await using var blocking = await blocker.BeginTransactionAsync(ct);
+        await using (var lockRow = new NpgsqlCommand("""SELECT 1 FROM "ModelBaseModelMetric" WHERE "modelId" = 1 FOR UPDATE""", blocker, blocking))
+            await lockRow.ExecuteNonQueryAsync(ct);
+
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        stop.CancelAfter(TimeSpan.FromSeconds(1));
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => _db.Runner().RunOnceAsync(new Bmm.Strategies.SetBased.SetBasedStrategy(), stop.Token));
+        Assert.Equal("cancelled", await _db.ScalarAsync<string>("SELECT outcome FROM bmm.run_history ORDER BY id DESC LIMIT 1"));
+        Assert.Equal(before, await PositionAsync());
+    }
+
     private async Task<string> ActivityAsync()
     {
         await using var command = _db.DataSource.CreateCommand("SELECT string_agg(coalesce(wait_event_type, '-') || ' ' || state || ' ' || left(query, 60), E'\n') FROM pg_stat_activity WHERE datname = current_database()");

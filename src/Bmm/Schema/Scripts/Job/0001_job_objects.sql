@@ -47,6 +47,47 @@ $$;
 
 SELECT bmm.ensure_change_log_partitions(3);
 
+-- One round trip of upkeep after a run: partitions ahead; consumed partitions truncated (a lock
+-- on that partition only), then dropped a width later; consumed rows of the default partition
+-- deleted. Best effort under a short lock timeout, so that it never queues in front of the
+-- site's writers: what is busy is left for the next run. Returns what it did.
+CREATE FUNCTION bmm.maintain_change_log() RETURNS SETOF TEXT
+LANGUAGE plpgsql AS $$
+DECLARE
+    width BIGINT := bmm.change_log_partition_width();
+    low   BIGINT := (SELECT min(xid) FROM bmm.consumer);
+    part  RECORD;
+BEGIN
+    PERFORM set_config('lock_timeout', '100ms', true);
+    BEGIN
+        PERFORM bmm.ensure_change_log_partitions(3);
+    EXCEPTION WHEN lock_not_available THEN NULL;
+    END;
+    IF low IS NULL THEN RETURN; END IF;
+    FOR part IN
+        SELECT c.oid, c.relname, substring(c.relname FROM 'change_log_p(\d+)')::bigint AS bucket
+        FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+        WHERE i.inhparent = 'bmm.change_log'::regclass AND c.relname LIKE 'change\_log\_p%'
+        ORDER BY 2
+    LOOP
+        BEGIN
+            IF (part.bucket + 2) * width <= low THEN
+                EXECUTE format('DROP TABLE bmm.%I', part.relname);
+                RETURN NEXT 'dropped ' || part.relname;
+            ELSIF (part.bucket + 1) * width <= low AND pg_relation_size(part.oid) > 0 THEN
+                EXECUTE format('TRUNCATE bmm.%I', part.relname);
+                RETURN NEXT 'truncated ' || part.relname;
+            END IF;
+        EXCEPTION WHEN lock_not_available THEN NULL;
+        END;
+    END LOOP;
+    BEGIN
+        DELETE FROM bmm.change_log_default WHERE xid < low;
+    EXCEPTION WHEN lock_not_available THEN NULL;
+    END;
+END;
+$$;
+
 -- Widens a 32-bit transaction id (as pg_stat_activity shows them) to the 64-bit value nearest
 -- to a 64-bit reference; correct while the two are within 2^31 of each other, either way.
 CREATE FUNCTION bmm.widen_xid(xid32 BIGINT, reference BIGINT) RETURNS BIGINT
