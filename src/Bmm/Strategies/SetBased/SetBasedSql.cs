@@ -26,30 +26,25 @@ internal static class SetBasedSql
                    coalesce(sum(m."imageCount"), 0) AS images
             FROM published p LEFT JOIN "ModelVersionMetric" m ON m."modelVersionId" = p."id"
             GROUP BY p."modelId", p."baseModel"
-        ), stored AS (
-            -- Models changed only through version metrics keep the distinct-user counts the
-            -- table holds: no such change can move them, and every other change is recounted.
-            SELECT t."modelId", t."baseModel", t."thumbsUpCount" AS thumbs
-            FROM ids JOIN "ModelBaseModelMetric" t ON t."modelId" = ids.id
-            WHERE NOT EXISTS (SELECT 1 FROM recount WHERE recount.id = ids.id)
-        ), thumbs AS (
-            SELECT p."modelId", p."baseModel", count(DISTINCT r."userId") AS thumbs
-            FROM published p JOIN "ResourceReview" r ON r."modelVersionId" = p."id"
-            WHERE r."recommended" AND NOT r."exclude" AND NOT r."tosViolation"
-              AND NOT EXISTS (SELECT 1 FROM stored s WHERE s."modelId" = p."modelId" AND s."baseModel" = p."baseModel")
-            GROUP BY p."modelId", p."baseModel"
-            UNION ALL
-            SELECT "modelId", "baseModel", thumbs FROM stored
         ), desired AS MATERIALIZED (
+            -- Models changed only through version metrics keep the distinct-user counts the
+            -- table holds: no such change can move them. Every other model, and any pair the
+            -- table lacks, is recounted (the subquery runs only in that branch).
             SELECT s."modelId", s."baseModel",
-                   coalesce(t.thumbs, 0)::int AS "thumbsUpCount",
+                   CASE WHEN t."modelId" IS NOT NULL AND s."modelId" NOT IN (SELECT id FROM recount)
+                        THEN t."thumbsUpCount"
+                        ELSE (SELECT count(DISTINCT r."userId")
+                              FROM "ModelVersion" v JOIN "ResourceReview" r ON r."modelVersionId" = v."id"
+                              WHERE v."modelId" = s."modelId" AND v."baseModel" = s."baseModel" AND v."status" = 'Published'
+                                AND r."recommended" AND NOT r."exclude" AND NOT r."tosViolation")::int
+                   END AS "thumbsUpCount",
                    least(s.downloads, 2147483647)::int AS "downloadCount",
                    least(s.images, 2147483647)::int AS "imageCount",
                    s.downloads AS raw_downloads, s.images AS raw_images,
                    mo."status", mo."availability", mo."nsfwLevel", mo."mode", mo."poi", mo."minor"
             FROM sums s
             JOIN "Model" mo ON mo."id" = s."modelId"
-            LEFT JOIN thumbs t ON t."modelId" = s."modelId" AND t."baseModel" = s."baseModel"
+            LEFT JOIN "ModelBaseModelMetric" t ON t."modelId" = s."modelId" AND t."baseModel" = s."baseModel"
         ), deleted AS (
             DELETE FROM "ModelBaseModelMetric" t
             USING ids
