@@ -4,162 +4,151 @@ using Bmm.Tests.Infrastructure;
 namespace Bmm.Tests.SetBased;
 
 /// <summary>The edge cases of the definition, each by name: after one setbased run the table equals the oracle.</summary>
-public sealed class SetBasedEdgeCaseTests : IAsyncLifetime
+public sealed class SetBasedEdgeCaseTests : FreshDatabaseTest
 {
-    private TestDatabase _db = null!;
-    private Site _site = null!;
-
-    public async ValueTask InitializeAsync()
-    {
-        _db = await TestDatabase.CreateAsync(TestContext.Current.CancellationToken);
-        _site = new Site(_db.DataSource);
-    }
-
-    public ValueTask DisposeAsync() => _db.DisposeAsync();
-
     private async Task<RunReport> RunAndAssertAsync(string step)
     {
-        var report = await _db.RunAsync();
+        var report = await Db.RunAsync();
         Assert.Equal(RunOutcome.Succeeded, report.Outcome);
-        await _db.AssertMatchesOracleAsync(step);
+        await Db.AssertMatchesOracleAsync(step);
         return report;
     }
 
     [Fact]
     public async Task One_user_liking_three_versions_of_one_base_model_counts_once()
     {
-        await _site.Model(1);
-        foreach (var v in new[] { 11, 12, 13 }) await _site.Version(v, 1, "SDXL 1.0");
-        foreach (var v in new[] { 11, 12, 13 }) await _site.Review(v, v, userId: 7);
-        await _site.Review(20, 11, userId: 8);
+        await Site.Model(1);
+        foreach (var v in new[] { 11, 12, 13 }) await Site.Version(v, 1, "SDXL 1.0");
+        foreach (var v in new[] { 11, 12, 13 }) await Site.Review(v, v, userId: 7);
+        await Site.Review(20, 11, userId: 8);
         await RunAndAssertAsync("after reviews");
-        Assert.Equal(2, await _db.ScalarAsync<int>("""SELECT "thumbsUpCount" FROM "ModelBaseModelMetric" WHERE "modelId" = 1"""));
+        Assert.Equal(2, await Db.ScalarAsync<int>("""SELECT "thumbsUpCount" FROM "ModelBaseModelMetric" WHERE "modelId" = 1"""));
     }
 
     [Fact]
     public async Task A_version_moved_between_base_models_moves_its_numbers()
     {
-        await _site.Model(1);
-        await _site.Version(11, 1, "SDXL 1.0");
-        await _site.Version(12, 1, "SDXL 1.0");
-        await _site.Metric(11, 100, 5);
-        await _site.Metric(12, 10, 1);
-        await _site.Review(1, 11, 7);
+        await Site.Model(1);
+        await Site.Version(11, 1, "SDXL 1.0");
+        await Site.Version(12, 1, "SDXL 1.0");
+        await Site.Metric(11, 100, 5);
+        await Site.Metric(12, 10, 1);
+        await Site.Review(1, 11, 7);
         await RunAndAssertAsync("before the move");
-        await _site.MoveVersion(11, "Pony");
+        await Site.MoveVersion(11, "Pony");
         await RunAndAssertAsync("after the move");
-        Assert.Equal(100, await _db.ScalarAsync<int>("""SELECT "downloadCount" FROM "ModelBaseModelMetric" WHERE "modelId" = 1 AND "baseModel" = 'Pony'"""));
+        Assert.Equal(100, await Db.ScalarAsync<int>("""SELECT "downloadCount" FROM "ModelBaseModelMetric" WHERE "modelId" = 1 AND "baseModel" = 'Pony'"""));
     }
 
     [Fact]
     public async Task The_last_published_version_of_a_base_model_unpublished_removes_the_row()
     {
-        await _site.Model(1);
-        await _site.Version(11, 1, "Flux.1 D");
-        await _site.Version(12, 1, "SDXL 1.0");
-        await _site.Metric(11, 3, 3);
+        await Site.Model(1);
+        await Site.Version(11, 1, "Flux.1 D");
+        await Site.Version(12, 1, "SDXL 1.0");
+        await Site.Metric(11, 3, 3);
         await RunAndAssertAsync("published");
-        await _site.SetVersionStatus(11, "Unpublished");
+        await Site.SetVersionStatus(11, "Unpublished");
         await RunAndAssertAsync("unpublished");
-        Assert.Equal(0L, await _db.ScalarAsync<long>("""SELECT count(*) FROM "ModelBaseModelMetric" WHERE "baseModel" = 'Flux.1 D'"""));
+        Assert.Equal(0L, await Db.ScalarAsync<long>("""SELECT count(*) FROM "ModelBaseModelMetric" WHERE "baseModel" = 'Flux.1 D'"""));
     }
 
     [Fact]
     public async Task Excluded_tos_violating_and_not_recommended_reviews_do_not_count()
     {
-        await _site.Model(1);
-        await _site.Version(11, 1, "SDXL 1.0");
-        await _site.Review(1, 11, 1, exclude: true);
-        await _site.Review(2, 11, 2, tosViolation: true);
-        await _site.Review(3, 11, 3, recommended: false);
-        await _site.Review(4, 11, 4);
+        await Site.Model(1);
+        await Site.Version(11, 1, "SDXL 1.0");
+        await Site.Review(1, 11, 1, exclude: true);
+        await Site.Review(2, 11, 2, tosViolation: true);
+        await Site.Review(3, 11, 3, recommended: false);
+        await Site.Review(4, 11, 4);
         await RunAndAssertAsync("mixed reviews");
-        await _site.UpdateReview(4, recommended: true, exclude: true);
-        await _site.UpdateReview(3, recommended: true);
+        await Site.UpdateReview(4, recommended: true, exclude: true);
+        await Site.UpdateReview(3, recommended: true);
         await RunAndAssertAsync("edited reviews");
     }
 
     [Fact]
     public async Task A_hard_deleted_review_is_uncounted()
     {
-        await _site.Model(1);
-        await _site.Version(11, 1, "SDXL 1.0");
-        await _site.Review(1, 11, 1);
+        await Site.Model(1);
+        await Site.Version(11, 1, "SDXL 1.0");
+        await Site.Review(1, 11, 1);
         await RunAndAssertAsync("reviewed");
-        await _site.DeleteReview(1);
+        await Site.DeleteReview(1);
         await RunAndAssertAsync("review deleted");
     }
 
     [Fact]
     public async Task A_review_on_a_version_without_a_metric_row_keeps_its_pair()
     {
-        await _site.Model(1);
-        await _site.Version(11, 1, "Illustrious");
-        await _site.Review(1, 11, 1);
+        await Site.Model(1);
+        await Site.Version(11, 1, "Illustrious");
+        await Site.Review(1, 11, 1);
         await RunAndAssertAsync("review only");
-        Assert.Equal(1, await _db.ScalarAsync<int>("""SELECT "thumbsUpCount" FROM "ModelBaseModelMetric" WHERE "modelId" = 1"""));
-        await _site.DeleteMetric(11);
+        Assert.Equal(1, await Db.ScalarAsync<int>("""SELECT "thumbsUpCount" FROM "ModelBaseModelMetric" WHERE "modelId" = 1"""));
+        await Site.DeleteMetric(11);
         await RunAndAssertAsync("metric row deleted");
     }
 
     [Fact]
     public async Task A_deleted_model_loses_its_rows()
     {
-        await _site.Model(1);
-        await _site.Version(11, 1, "SDXL 1.0");
-        await _site.Metric(11, 1, 1);
+        await Site.Model(1);
+        await Site.Version(11, 1, "SDXL 1.0");
+        await Site.Metric(11, 1, 1);
         await RunAndAssertAsync("created");
-        await _site.DeleteModel(1);
+        await Site.DeleteModel(1);
         await RunAndAssertAsync("deleted");
-        Assert.Equal(0L, await _db.ScalarAsync<long>("""SELECT count(*) FROM "ModelBaseModelMetric" """));
+        Assert.Equal(0L, await Db.ScalarAsync<long>("""SELECT count(*) FROM "ModelBaseModelMetric" """));
     }
 
     [Fact]
     public async Task Base_model_names_with_quotes_and_non_ascii_round_trip()
     {
-        await _site.Model(1);
-        await _site.Version(11, 1, "O'Brien \"XL\" 1.0");
-        await _site.Version(12, 1, "Ünïcödé 模型 🎨");
-        await _site.Metric(11, 4, 2);
-        await _site.Metric(12, 8, 1);
+        await Site.Model(1);
+        await Site.Version(11, 1, "O'Brien \"XL\" 1.0");
+        await Site.Version(12, 1, "Ünïcödé 模型 🎨");
+        await Site.Metric(11, 4, 2);
+        await Site.Metric(12, 8, 1);
         await RunAndAssertAsync("odd names");
     }
 
     [Fact]
     public async Task A_deleted_version_and_model_edits_are_followed()
     {
-        await _site.Model(1);
-        await _site.Version(11, 1, "SDXL 1.0");
-        await _site.Version(12, 1, "Pony");
-        await _site.Metric(11, 5, 5);
-        await _site.Review(1, 12, 3);
+        await Site.Model(1);
+        await Site.Version(11, 1, "SDXL 1.0");
+        await Site.Version(12, 1, "Pony");
+        await Site.Metric(11, 5, 5);
+        await Site.Review(1, 12, 3);
         await RunAndAssertAsync("created");
-        await _site.DeleteVersion(12);
-        await _site.EditModel(1, "Published", nsfwLevel: 4, poi: true, mode: "Archived");
+        await Site.DeleteVersion(12);
+        await Site.EditModel(1, "Published", nsfwLevel: 4, poi: true, mode: "Archived");
         await RunAndAssertAsync("version deleted, model edited");
     }
 
     [Fact]
     public async Task Sums_above_int4_are_clamped_and_counted()
     {
-        await _site.Model(1);
-        await _site.Version(11, 1, "SDXL 1.0");
-        await _site.Version(12, 1, "SDXL 1.0");
-        await _site.Metric(11, int.MaxValue, 1);
-        await _site.Metric(12, 5, 1);
+        await Site.Model(1);
+        await Site.Version(11, 1, "SDXL 1.0");
+        await Site.Version(12, 1, "SDXL 1.0");
+        await Site.Metric(11, int.MaxValue, 1);
+        await Site.Metric(12, 5, 1);
         var report = await RunAndAssertAsync("overflowing sum");
         Assert.Equal(1, report.Result!.Clamped);
-        Assert.Equal(int.MaxValue, await _db.ScalarAsync<int>("""SELECT "downloadCount" FROM "ModelBaseModelMetric" WHERE "modelId" = 1"""));
+        Assert.Equal(int.MaxValue, await Db.ScalarAsync<int>("""SELECT "downloadCount" FROM "ModelBaseModelMetric" WHERE "modelId" = 1"""));
     }
 
     [Fact]
     public async Task A_second_run_with_nothing_changed_writes_nothing()
     {
-        await _site.Model(1);
-        await _site.Version(11, 1, "SDXL 1.0");
-        await _site.Metric(11, 5, 5);
+        await Site.Model(1);
+        await Site.Version(11, 1, "SDXL 1.0");
+        await Site.Metric(11, 5, 5);
         await RunAndAssertAsync("first");
-        await _db.ExecuteAsync("""INSERT INTO bmm.model_queue (model_id) VALUES (1)""");
+        await Db.ExecuteAsync("""INSERT INTO bmm.model_queue (model_id) VALUES (1)""");
         var second = await RunAndAssertAsync("second");
         Assert.Equal(1, second.Result!.AffectedModels);
         Assert.Equal(0, second.Result.Inserted + second.Result.Updated + second.Result.Deleted);
