@@ -10,7 +10,7 @@ public readonly record struct LogPosition(long Xid, int ModelId);
 /// <summary>
 /// The distinct models changed between two positions of a consumer, and among them those whose
 /// distinct thumbs-up users must be recounted (a change other than a version metric's).
-/// <see cref="Full"/> says the slice stopped at its row limit, so more changes may wait below the horizon.
+/// <see cref="Full"/> says the slice stopped at its row or model limit, so more changes may wait below the horizon.
 /// </summary>
 public sealed record ChangeSlice(int[] ModelIds, int[] RecountIds, LogPosition From, LogPosition To, long LogRows, bool Full);
 
@@ -30,18 +30,19 @@ public static class ChangeLog
     }
 
     /// <summary>
-    /// Reads up to <paramref name="limit"/> log rows past the consumer's position and below the
-    /// horizon of finished transactions. The horizon is taken in a statement of its own, before
-    /// the slice's snapshot, so that every transaction below it is visible to the slice.
+    /// Reads up to <paramref name="limit"/> log rows, holding at most <paramref name="maxModels"/>
+    /// distinct models, past the consumer's position and below the horizon of finished
+    /// transactions. The horizon is taken in a statement of its own, before the slice's snapshot,
+    /// so that every transaction below it is visible to the slice.
     /// </summary>
-    public static async Task<ChangeSlice> ReadSliceAsync(NpgsqlDataSource dataSource, string consumer, int limit, CancellationToken cancellationToken)
+    public static async Task<ChangeSlice> ReadSliceAsync(NpgsqlDataSource dataSource, string consumer, int limit, long maxModels, CancellationToken cancellationToken)
     {
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         LogPosition from;
-        await using (var read = new NpgsqlCommand(ChangeLogSql.ReadPosition, connection))
+        await using (var position = new NpgsqlCommand(ChangeLogSql.ReadPosition, connection))
         {
-            read.Parameters.AddWithValue("name", consumer);
-            await using var reader = await read.ExecuteReaderAsync(cancellationToken);
+            position.Parameters.AddWithValue("name", consumer);
+            await using var reader = await position.ExecuteReaderAsync(cancellationToken);
             if (!await reader.ReadAsync(cancellationToken))
                 throw new InvalidOperationException($"The change-log consumer '{consumer}' is not registered: run `bmm migrate`.");
             from = new LogPosition(reader.GetInt64(0), reader.GetInt32(1));
@@ -56,14 +57,16 @@ public static class ChangeLog
         slice.Parameters.AddWithValue("model_id", from.ModelId);
         slice.Parameters.AddWithValue("horizon", horizon);
         slice.Parameters.AddWithValue("limit", limit);
+        slice.Parameters.AddWithValue("max_models", Math.Max(1, maxModels));
         await using var result = await slice.ExecuteReaderAsync(cancellationToken);
         await result.ReadAsync(cancellationToken);
-        var rows = result.GetInt64(0);
-        var full = rows == limit;
-        // A slice that did not fill up holds everything below the horizon: the position jumps to it.
-        var to = full ? new LogPosition(result.GetInt64(1), result.GetInt32(2)) : new LogPosition(horizon - 1, int.MaxValue);
+        var rowsRead = result.GetInt64(0);
+        var kept = result.GetInt64(1);
+        var full = rowsRead == limit || kept < rowsRead;
+        // A slice that took every row below the horizon lets the position jump to the horizon.
+        var to = full ? new LogPosition(result.GetInt64(2), result.GetInt32(3)) : new LogPosition(horizon - 1, int.MaxValue);
         if ((to.Xid, to.ModelId).CompareTo((from.Xid, from.ModelId)) < 0) to = from;
-        return new ChangeSlice(result.GetFieldValue<int[]>(3), result.GetFieldValue<int[]>(4), from, to, rows, full);
+        return new ChangeSlice(result.GetFieldValue<int[]>(4), result.GetFieldValue<int[]>(5), from, to, kept, full);
     }
 
     /// <summary>

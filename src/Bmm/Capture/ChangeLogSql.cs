@@ -36,21 +36,30 @@ internal static class ChangeLogSql
     public const string ReadPosition = "SELECT xid, model_id FROM bmm.consumer WHERE name = @name";
 
     /// <summary>
-    /// The next slice past a position, below the horizon: how many log rows it holds, where it
-    /// ends, and its distinct models (a model changed many times in the slice is recomputed once).
+    /// The next slice past a position, below the horizon: at most @limit log rows, cut before the
+    /// first row of the (@max_models + 1)-th distinct model, so that a slice never holds more
+    /// models than the run may still recompute. Returns the rows read and kept, where the kept
+    /// rows end, their distinct models (a model changed many times is recomputed once), and
+    /// those among them whose distinct users must be recounted.
     /// </summary>
     public const string ReadSlice = """
         WITH slice AS (
-            SELECT xid, model_id, recount FROM bmm.change_log
-            WHERE (xid, model_id) > (@xid, @model_id) AND xid < @horizon
-            ORDER BY xid, model_id
-            LIMIT @limit
+            SELECT xid, model_id, recount, row_number() OVER (ORDER BY xid, model_id) AS rn
+            FROM (SELECT xid, model_id, recount FROM bmm.change_log
+                  WHERE (xid, model_id) > (@xid, @model_id) AND xid < @horizon
+                  ORDER BY xid, model_id
+                  LIMIT @limit) s
+        ), cut AS (
+            SELECT first_rn FROM (SELECT min(rn) AS first_rn FROM slice GROUP BY model_id) f
+            ORDER BY first_rn OFFSET @max_models LIMIT 1
+        ), kept AS (
+            SELECT * FROM slice WHERE rn < coalesce((SELECT first_rn FROM cut), 9223372036854775807)
         ), last AS (
-            SELECT xid, model_id FROM slice ORDER BY xid DESC, model_id DESC LIMIT 1
+            SELECT xid, model_id FROM kept ORDER BY rn DESC LIMIT 1
         )
-        SELECT (SELECT count(*) FROM slice), (SELECT xid FROM last), (SELECT model_id FROM last),
-               coalesce((SELECT array_agg(DISTINCT model_id ORDER BY model_id) FROM slice), '{}'),
-               coalesce((SELECT array_agg(DISTINCT model_id ORDER BY model_id) FROM slice WHERE recount), '{}')
+        SELECT (SELECT count(*) FROM slice), (SELECT count(*) FROM kept), (SELECT xid FROM last), (SELECT model_id FROM last),
+               coalesce((SELECT array_agg(DISTINCT model_id ORDER BY model_id) FROM kept), '{}'),
+               coalesce((SELECT array_agg(DISTINCT model_id ORDER BY model_id) FROM kept WHERE recount), '{}')
         """;
 
     /// <summary>Moves a position only from where this runner read it: a second runner's move makes it fail.</summary>

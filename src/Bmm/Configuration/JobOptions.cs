@@ -18,8 +18,8 @@ public sealed class JobOptions
     /// <summary>
     /// Change-log rows read per slice. A model changed many times within a slice is recomputed
     /// once, so a larger slice does less work on a backlog (a day of the site's churn is about
-    /// 3 million rows, and its distinct models fit in a few megabytes). The run's budget is
-    /// checked between slices: a slice, once started, is finished.
+    /// 3 million rows, and its distinct models fit in a few megabytes). A slice is also cut at
+    /// the models the run may still recompute.
     /// </summary>
     public int ScanSize { get; set; } = 5_000_000;
 

@@ -13,7 +13,8 @@ namespace Bmm.Strategies.SetBased;
 /// and writes only the rows that differ. A slice of the log is read once and its distinct models
 /// recomputed in batches of their own transactions; the last batch advances the consumer's
 /// position, so a failed or killed run leaves the position behind what was written, never ahead,
-/// and the next run redoes the rest. A run stops at its model or time budget between slices.
+/// and the next run redoes the rest. A slice holds no more models than the run may still
+/// recompute; the time budget is checked between slices.
 /// </summary>
 public sealed class SetBasedStrategy : IRefreshStrategy
 {
@@ -51,7 +52,8 @@ public sealed class SetBasedStrategy : IRefreshStrategy
                 break;
             }
             var slice = await result.TimeAsync("read_changes",
-                () => ChangeLog.ReadSliceAsync(context.DataSource, ChangeLog.SetBasedConsumer, options.ScanSize, cancellationToken));
+                () => ChangeLog.ReadSliceAsync(context.DataSource, ChangeLog.SetBasedConsumer, options.ScanSize,
+                    options.MaxModelsPerRun - result.AffectedModels, cancellationToken));
             var recount = slice.RecountIds.ToHashSet();
             var batches = slice.ModelIds.Chunk(options.BatchSize).ToList();
             if (batches.Count == 0) batches.Add([]);
