@@ -72,6 +72,7 @@ public sealed class BenchRunner(string adminConnectionString, BenchOptions optio
             {
                 await Migrator.MigrateAsync(dataSource, withSiteSchema: true, cancellationToken);
                 await Seeder.SeedAsync(dataSource, new SeedOptions { Scale = options.Scale, Seed = options.Seed }, new FixedTimeProvider(SeedTime), logger, null, cancellationToken);
+                await ExecuteAsync(dataSource, BenchSql.Settle, cancellationToken);
             }
             await databases.MarkTemplateAsync(name, cancellationToken);
         }
@@ -104,7 +105,10 @@ public sealed class BenchRunner(string adminConnectionString, BenchOptions optio
             await databases.DropAsync(name, cancellationToken);
             await databases.CloneAsync(baseDatabase, name, cancellationToken);
             await using (var dataSource = databases.Open(name))
+            {
                 await SimulateAsync(dataSource, 0, minutes, cancellationToken);
+                await ExecuteAsync(dataSource, BenchSql.Settle, cancellationToken);
+            }
             await databases.MarkTemplateAsync(name, cancellationToken);
         }
         return (name, SeedTime.AddMinutes(minutes), window);
