@@ -43,23 +43,24 @@ internal static class ChangeLogSql
     /// those among them whose distinct users must be recounted.
     /// </summary>
     public const string ReadSlice = """
-        WITH slice AS (
+        WITH numbered AS (
+            -- Read in index order, so the numbering needs no sort.
             SELECT xid, model_id, recount, row_number() OVER (ORDER BY xid, model_id) AS rn
             FROM (SELECT xid, model_id, recount FROM bmm.change_log
                   WHERE (xid, model_id) > (@xid, @model_id) AND xid < @horizon
                   ORDER BY xid, model_id
                   LIMIT @limit) s
+        ), models AS (
+            SELECT model_id, min(rn) AS first_rn, bool_or(recount) AS recount FROM numbered GROUP BY model_id
         ), cut AS (
-            SELECT first_rn FROM (SELECT min(rn) AS first_rn FROM slice GROUP BY model_id) f
-            ORDER BY first_rn OFFSET @max_models LIMIT 1
-        ), kept AS (
-            SELECT * FROM slice WHERE rn < coalesce((SELECT first_rn FROM cut), 9223372036854775807)
+            SELECT coalesce((SELECT first_rn FROM models ORDER BY first_rn OFFSET @max_models LIMIT 1), 9223372036854775807) AS rn
         ), last AS (
-            SELECT xid, model_id FROM kept ORDER BY rn DESC LIMIT 1
+            SELECT n.xid, n.model_id, n.rn FROM numbered n, cut WHERE n.rn < cut.rn ORDER BY n.rn DESC LIMIT 1
         )
-        SELECT (SELECT count(*) FROM slice), (SELECT count(*) FROM kept), (SELECT xid FROM last), (SELECT model_id FROM last),
-               coalesce((SELECT array_agg(DISTINCT model_id ORDER BY model_id) FROM kept), '{}'),
-               coalesce((SELECT array_agg(DISTINCT model_id ORDER BY model_id) FROM kept WHERE recount), '{}')
+        SELECT (SELECT count(*) FROM numbered), coalesce((SELECT rn FROM last), 0), (SELECT xid FROM last), (SELECT model_id FROM last),
+               coalesce((SELECT array_agg(m.model_id ORDER BY m.model_id) FROM models m, cut WHERE m.first_rn < cut.rn), '{}'),
+               -- A model whose rows after the cut ask for a recount is recounted now: more work, never less.
+               coalesce((SELECT array_agg(m.model_id ORDER BY m.model_id) FROM models m, cut WHERE m.first_rn < cut.rn AND m.recount), '{}')
         """;
 
     /// <summary>Moves a position only from where this runner read it: a second runner's move makes it fail.</summary>
