@@ -16,24 +16,8 @@ internal static class Phase1Sql
     /// joins the metric rows, so a pair with reviews but no metric row is never produced. Sums are
     /// bigint, not clamped. Pairs without a Published version are absent, so their rows stay.
     /// </summary>
-    public const string VersionStats = """
-        SELECT v."modelId", v."baseModel",
-               sum(m."downloadCount") AS "downloadCount",
-               sum(m."imageCount") AS "imageCount"
-        FROM "ModelVersionMetric" m
-        JOIN "ModelVersion" v ON v."id" = m."modelVersionId"
-        WHERE v."modelId" = ANY(@ids) AND v."modelId" BETWEEN @first AND @last AND v."status" = 'Published'
-        GROUP BY v."modelId", v."baseModel"
-        """;
+    public const string VersionStats = Sequential.SequentialSql.VersionStats;
 
     /// <summary>The second half: distinct thumbs-up users per pair, run beside <see cref="VersionStats"/>.</summary>
-    public const string ReviewStats = """
-        SELECT v."modelId", v."baseModel",
-               count(DISTINCT r."userId") FILTER (WHERE r."recommended") AS "thumbsUpCount"
-        FROM "ResourceReview" r
-        JOIN "ModelVersion" v ON v."id" = r."modelVersionId"
-        WHERE v."modelId" = ANY(@ids) AND v."modelId" BETWEEN @first AND @last AND v."status" = 'Published'
-          AND NOT r."exclude" AND NOT r."tosViolation"
-        GROUP BY v."modelId", v."baseModel"
-        """;
+    public const string ReviewStats = Sequential.SequentialSql.ReviewStats;
 }

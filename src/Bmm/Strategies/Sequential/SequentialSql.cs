@@ -48,28 +48,33 @@ internal static class SequentialSql
     /// dropped; pairs that no longer have a Published version are simply absent, so their rows
     /// are never deleted; sums are bigint and are not clamped (the upsert then fails on int4).
     /// </summary>
-    public const string AggregateBatch = """
-        WITH version_stats AS (
-            SELECT v."modelId", v."baseModel",
-                   sum(m."downloadCount") AS "downloadCount",
-                   sum(m."imageCount") AS "imageCount"
-            FROM "ModelVersionMetric" m
-            JOIN "ModelVersion" v ON v."id" = m."modelVersionId"
-            WHERE v."modelId" = ANY(@ids) AND v."modelId" BETWEEN @first AND @last AND v."status" = 'Published'
-            GROUP BY v."modelId", v."baseModel"
-        ), review_stats AS (
-            SELECT v."modelId", v."baseModel",
-                   count(DISTINCT r."userId") FILTER (WHERE r."recommended") AS "thumbsUpCount"
-            FROM "ResourceReview" r
-            JOIN "ModelVersion" v ON v."id" = r."modelVersionId"
-            WHERE v."modelId" = ANY(@ids) AND v."modelId" BETWEEN @first AND @last AND v."status" = 'Published'
-              AND NOT r."exclude" AND NOT r."tosViolation"
-            GROUP BY v."modelId", v."baseModel"
-        )
+    public const string AggregateBatch = "WITH version_stats AS (" + VersionStats + "), review_stats AS (" + ReviewStats + ")" + """
         SELECT vs."modelId", vs."baseModel", coalesce(rs."thumbsUpCount", 0) AS "thumbsUpCount",
                vs."downloadCount", vs."imageCount"
         FROM version_stats vs
         LEFT JOIN review_stats rs ON rs."modelId" = vs."modelId" AND rs."baseModel" = vs."baseModel"
+        """;
+
+    /// <summary>The batch's version_stats CTE; Phase 1 runs it as a query of its own.</summary>
+    public const string VersionStats = """
+        SELECT v."modelId", v."baseModel",
+               sum(m."downloadCount") AS "downloadCount",
+               sum(m."imageCount") AS "imageCount"
+        FROM "ModelVersionMetric" m
+        JOIN "ModelVersion" v ON v."id" = m."modelVersionId"
+        WHERE v."modelId" = ANY(@ids) AND v."modelId" BETWEEN @first AND @last AND v."status" = 'Published'
+        GROUP BY v."modelId", v."baseModel"
+        """;
+
+    /// <summary>The batch's review_stats CTE; Phase 1 runs it as a query of its own.</summary>
+    public const string ReviewStats = """
+        SELECT v."modelId", v."baseModel",
+               count(DISTINCT r."userId") FILTER (WHERE r."recommended") AS "thumbsUpCount"
+        FROM "ResourceReview" r
+        JOIN "ModelVersion" v ON v."id" = r."modelVersionId"
+        WHERE v."modelId" = ANY(@ids) AND v."modelId" BETWEEN @first AND @last AND v."status" = 'Published'
+          AND NOT r."exclude" AND NOT r."tosViolation"
+        GROUP BY v."modelId", v."baseModel"
         """;
 
     /// <summary>
