@@ -15,12 +15,20 @@ public readonly record struct LogPosition(long Xid, int ModelId);
 public sealed record ChangeSlice(int[] ModelIds, int[] RecountIds, LogPosition From, LogPosition To, long LogRows, bool Full);
 
 /// <summary>
+/// Log rows between two positions of a consumer: the models changed other than through a review
+/// (their versions, version metrics or model row), and the reviews changed.
+/// <see cref="Full"/> says the read stopped at its row limit, so more changes may wait below the horizon.
+/// </summary>
+public sealed record ChangeRows(int[] ModelIds, int[] ReviewIds, LogPosition From, LogPosition To, long LogRows, bool Full);
+
+/// <summary>
 /// The change log written by the capture triggers, read by named consumers, each with its own
 /// position, advanced in the same transaction as the results it covers.
 /// </summary>
 public static class ChangeLog
 {
     public const string SetBasedConsumer = "setbased";
+    public const string IncrementalConsumer = "incremental";
 
     public static async Task RegisterConsumerAsync(NpgsqlConnection connection, NpgsqlTransaction? transaction, string name, CancellationToken cancellationToken)
     {
@@ -38,19 +46,7 @@ public static class ChangeLog
     public static async Task<ChangeSlice> ReadSliceAsync(NpgsqlDataSource dataSource, string consumer, int limit, long maxModels, CancellationToken cancellationToken)
     {
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
-        LogPosition from;
-        await using (var position = new NpgsqlCommand(ChangeLogSql.ReadPosition, connection))
-        {
-            position.Parameters.AddWithValue("name", consumer);
-            await using var reader = await position.ExecuteReaderAsync(cancellationToken);
-            if (!await reader.ReadAsync(cancellationToken))
-                throw new InvalidOperationException($"The change-log consumer '{consumer}' is not registered: run `bmm migrate`.");
-            from = new LogPosition(reader.GetInt64(0), reader.GetInt32(1));
-        }
-
-        long horizon;
-        await using (var horizonCommand = new NpgsqlCommand(ChangeLogSql.Horizon, connection))
-            horizon = (long)(await horizonCommand.ExecuteScalarAsync(cancellationToken))!;
+        var (from, horizon) = await ReadPositionAndHorizonAsync(connection, null, consumer, cancellationToken);
 
         await using var slice = new NpgsqlCommand(ChangeLogSql.ReadSlice, connection);
         slice.Parameters.AddWithValue("xid", from.Xid);
@@ -70,18 +66,59 @@ public static class ChangeLog
     }
 
     /// <summary>
+    /// Reads up to <paramref name="limit"/> log rows past the consumer's position and below the
+    /// horizon (plus the rest of a (xid, model) group the limit cut), on the caller's connection
+    /// and transaction so that the changes can be applied and the position advanced in it.
+    /// Returns the models changed other than through a review, and the reviews changed.
+    /// </summary>
+    public static async Task<ChangeRows> ReadRowsAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, string consumer, int limit, CancellationToken cancellationToken)
+    {
+        var (from, horizon) = await ReadPositionAndHorizonAsync(connection, transaction, consumer, cancellationToken);
+        await using var read = new NpgsqlCommand(ChangeLogSql.ReadRows, connection, transaction);
+        read.Parameters.AddWithValue("xid", from.Xid);
+        read.Parameters.AddWithValue("model_id", from.ModelId);
+        read.Parameters.AddWithValue("horizon", horizon);
+        read.Parameters.AddWithValue("limit", limit);
+        await using var result = await read.ExecuteReaderAsync(cancellationToken);
+        await result.ReadAsync(cancellationToken);
+        var rowsRead = result.GetInt64(0);
+        var full = rowsRead == limit;
+        var to = full ? new LogPosition(result.GetInt64(1), result.GetInt32(2)) : new LogPosition(horizon - 1, int.MaxValue);
+        if ((to.Xid, to.ModelId).CompareTo((from.Xid, from.ModelId)) < 0) to = from;
+        return new ChangeRows(result.GetFieldValue<int[]>(3), result.GetFieldValue<int[]>(4), from, to, rowsRead, full);
+    }
+
+    private static async Task<(LogPosition From, long Horizon)> ReadPositionAndHorizonAsync(NpgsqlConnection connection, NpgsqlTransaction? transaction, string consumer, CancellationToken cancellationToken)
+    {
+        LogPosition from;
+        await using (var position = new NpgsqlCommand(ChangeLogSql.ReadPosition, connection, transaction))
+        {
+            position.Parameters.AddWithValue("name", consumer);
+            await using var reader = await position.ExecuteReaderAsync(cancellationToken);
+            if (!await reader.ReadAsync(cancellationToken))
+                throw new InvalidOperationException($"The change-log consumer '{consumer}' is not registered: run `bmm migrate`.");
+            from = new LogPosition(reader.GetInt64(0), reader.GetInt32(1));
+        }
+        await using var horizonCommand = new NpgsqlCommand(ChangeLogSql.Horizon, connection, transaction);
+        return (from, (long)(await horizonCommand.ExecuteScalarAsync(cancellationToken))!);
+    }
+
+    /// <summary>
     /// Moves the position to the end of a slice, in the transaction that wrote the slice's last
     /// results. Fails when the position is no longer where the slice began (another runner).
     /// </summary>
-    public static async Task AdvanceAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, string consumer, ChangeSlice slice, CancellationToken cancellationToken)
+    public static Task AdvanceAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, string consumer, ChangeSlice slice, CancellationToken cancellationToken) =>
+        AdvanceAsync(connection, transaction, consumer, slice.From, slice.To, cancellationToken);
+
+    public static async Task AdvanceAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, string consumer, LogPosition from, LogPosition to, CancellationToken cancellationToken)
     {
-        if (slice.To == slice.From) return;
+        if (to == from) return;
         await using var command = new NpgsqlCommand(ChangeLogSql.AdvancePosition, connection, transaction);
         command.Parameters.AddWithValue("name", consumer);
-        command.Parameters.AddWithValue("xid", slice.To.Xid);
-        command.Parameters.AddWithValue("model_id", slice.To.ModelId);
-        command.Parameters.AddWithValue("from_xid", slice.From.Xid);
-        command.Parameters.AddWithValue("from_model_id", slice.From.ModelId);
+        command.Parameters.AddWithValue("xid", to.Xid);
+        command.Parameters.AddWithValue("model_id", to.ModelId);
+        command.Parameters.AddWithValue("from_xid", from.Xid);
+        command.Parameters.AddWithValue("from_model_id", from.ModelId);
         if (await command.ExecuteNonQueryAsync(cancellationToken) != 1)
             throw new InvalidOperationException($"The position of consumer '{consumer}' moved under this run: another runner is working without the lock.");
     }

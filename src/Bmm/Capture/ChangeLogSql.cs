@@ -56,11 +56,41 @@ internal static class ChangeLogSql
             SELECT coalesce((SELECT first_rn FROM models ORDER BY first_rn OFFSET @max_models LIMIT 1), 9223372036854775807) AS rn
         ), last AS (
             SELECT n.xid, n.model_id, n.rn FROM numbered n, cut WHERE n.rn < cut.rn ORDER BY n.rn DESC LIMIT 1
+        ), tail AS (
+            -- A slice cut by @limit may end inside a (xid, model_id) group, whose rows the position
+            -- then covers all: one of the unread ones may ask for a recount.
+            SELECT l.model_id FROM bmm.change_log l, last
+            WHERE (SELECT count(*) FROM numbered) = @limit AND l.xid = last.xid AND l.model_id = last.model_id AND l.recount
         )
         SELECT (SELECT count(*) FROM numbered), coalesce((SELECT rn FROM last), 0), (SELECT xid FROM last), (SELECT model_id FROM last),
                coalesce((SELECT array_agg(m.model_id ORDER BY m.model_id) FROM models m, cut WHERE m.first_rn < cut.rn), '{}'),
                -- A model whose rows after the cut ask for a recount is recounted now: more work, never less.
-               coalesce((SELECT array_agg(m.model_id ORDER BY m.model_id) FROM models m, cut WHERE m.first_rn < cut.rn AND m.recount), '{}')
+               coalesce((SELECT array_agg(m.model_id ORDER BY m.model_id) FROM models m, cut
+                         WHERE m.first_rn < cut.rn AND (m.recount OR m.model_id IN (SELECT model_id FROM tail))), '{}')
+        """;
+
+    /// <summary>
+    /// Up to @limit log rows past a position and below the horizon, and the rest of the
+    /// (xid, model_id) group the limit cut (the position will cover it). Returns the rows read,
+    /// the key of the last one, the models changed other than through a review, and the reviews.
+    /// </summary>
+    public const string ReadRows = """
+        WITH bounded AS MATERIALIZED (
+            SELECT xid, model_id, review_id FROM bmm.change_log
+            WHERE (xid, model_id) > (@xid, @model_id) AND xid < @horizon
+            ORDER BY xid, model_id
+            LIMIT @limit
+        ), last AS (
+            SELECT xid, model_id FROM bounded ORDER BY xid DESC, model_id DESC LIMIT 1
+        ), rows AS (
+            SELECT model_id, review_id FROM bounded
+            UNION ALL
+            SELECT l.model_id, l.review_id FROM bmm.change_log l, last
+            WHERE (SELECT count(*) FROM bounded) = @limit AND l.xid = last.xid AND l.model_id = last.model_id
+        )
+        SELECT (SELECT count(*) FROM bounded), (SELECT xid FROM last), (SELECT model_id FROM last),
+               coalesce((SELECT array_agg(DISTINCT model_id) FROM rows WHERE review_id IS NULL), '{}'),
+               coalesce((SELECT array_agg(DISTINCT review_id) FROM rows WHERE review_id IS NOT NULL), '{}')
         """;
 
     /// <summary>Moves a position only from where this runner read it: a second runner's move makes it fail.</summary>

@@ -16,7 +16,7 @@ public static class CliApp
                  {
                      MigrateCommand.Create(), RunCommand.Create(), VerifyCommand.Create(), StatusCommand.Create(),
                      QueueCommands.Enqueue(), QueueCommands.Pause(), QueueCommands.Resume(),
-                     ServeCommand.Create(), BackfillCommand.Create(),
+                     ServeCommand.Create(), FollowCommand.Create(), BackfillCommand.Create(),
                      SeedCommand.Create(), SimulateCommand.Create(), DemoCommand.Create(), BenchCommand.Create(),
                  })
             root.Subcommands.Add(command);

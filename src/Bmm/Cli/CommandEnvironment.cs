@@ -24,6 +24,7 @@ internal sealed class CommandEnvironment : IAsyncDisposable
         Connection = connection;
         Job = configuration.GetSection("Job").Get<JobOptions>() ?? new JobOptions();
         Serve = configuration.GetSection("Serve").Get<ServeOptions>() ?? new ServeOptions();
+        Follow = configuration.GetSection("Follow").Get<FollowOptions>() ?? new FollowOptions();
         Job.Validate();
     }
 
@@ -33,6 +34,7 @@ internal sealed class CommandEnvironment : IAsyncDisposable
     public JobMetrics Metrics { get; } = new();
     public JobOptions Job { get; }
     public ServeOptions Serve { get; }
+    public FollowOptions Follow { get; }
     public string? Connection { get; }
     /// <summary>The clock of the timestamp watermarks; tests and benchmarks replace it.</summary>
     public TimeProvider Time { get; init; } = TimeProvider.System;

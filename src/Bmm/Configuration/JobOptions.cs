@@ -23,6 +23,15 @@ public sealed class JobOptions
     /// </summary>
     public int ScanSize { get; set; } = 5_000_000;
 
+    /// <summary>Change-log rows the incremental strategy applies per transaction; a backlog drains in steps of this size.</summary>
+    public int IncrementalBatchRows { get; set; } = 100_000;
+
+    /// <summary>
+    /// Continuous reconciliation (serve after each run, follow every ReconcileSeconds) checks a slice
+    /// of the table sized so that every model is checked once per this many hours.
+    /// </summary>
+    public double ReconcilePassHours { get; set; } = 24;
+
     /// <summary>How long a statement waits for a row or table lock before the transaction rolls back.</summary>
     public int LockTimeoutSeconds { get; set; } = 10;
 
@@ -38,6 +47,8 @@ public sealed class JobOptions
         if (MaxSecondsPerRun < 1) throw new UsageException("Job:MaxSecondsPerRun must be at least 1.");
         if (BatchSize < 1) throw new UsageException("Job:BatchSize must be at least 1.");
         if (ScanSize < 1) throw new UsageException("Job:ScanSize must be at least 1.");
+        if (ReconcilePassHours <= 0) throw new UsageException("Job:ReconcilePassHours must be positive.");
+        if (IncrementalBatchRows < 1) throw new UsageException("Job:IncrementalBatchRows must be at least 1.");
         if (LockTimeoutSeconds < 1 || StatementTimeoutSeconds < 1) throw new UsageException("Job timeouts must be at least 1 second.");
         if (MaxAttempts < 1) throw new UsageException("Job:MaxAttempts must be at least 1.");
     }

@@ -47,12 +47,36 @@ internal static partial class Log
     [LoggerMessage(3007, LogLevel.Information, "Change log: {Action}")]
     public static partial void ChangeLogMaintained(ILogger logger, string action);
 
+    [LoggerMessage(3008, LogLevel.Information, "Incremental state built from a snapshot; table brought to it: {Inserted} inserted, {Updated} updated, {Deleted} deleted")]
+    public static partial void IncrementalBootstrapped(ILogger logger, long inserted, long updated, long deleted);
+
+    [LoggerMessage(3009, LogLevel.Warning, "Incremental state went below zero in {Count} places: the state had drifted; reconciliation repairs it")]
+    public static partial void IncrementalAnomalies(ILogger logger, long count);
+
+    [LoggerMessage(3010, LogLevel.Information, "Following the change log (woken by NOTIFY, polling every {PollSeconds}s, reconciling a slice every {ReconcileSeconds}s)")]
+    public static partial void Following(ILogger logger, double pollSeconds, double reconcileSeconds);
+
+    [LoggerMessage(3011, LogLevel.Debug, "Applied {Changes} changes in {Batches} transactions: {Inserted} inserted, {Updated} updated, {Deleted} deleted in {Seconds:F3}s")]
+    public static partial void FollowApplied(ILogger logger, long changes, int batches, long inserted, long updated, long deleted, double seconds);
+
+    [LoggerMessage(3012, LogLevel.Information, "Another runner holds the lock; following starts when it is released")]
+    public static partial void FollowWaitingForLock(ILogger logger);
+
+    [LoggerMessage(3013, LogLevel.Error, "Following failed ({Failures} in a row); reconnecting in {DelaySeconds}s")]
+    public static partial void FollowFailed(ILogger logger, Exception exception, int failures, double delaySeconds);
+
     // 4xxx: verify and repair
     [LoggerMessage(4000, LogLevel.Warning, "Drift found: {Missing} missing, {Extra} extra, {Wrong} wrong rows")]
     public static partial void DriftFound(ILogger logger, long missing, long extra, long wrong);
 
     [LoggerMessage(4001, LogLevel.Information, "Repaired {Rows} rows")]
     public static partial void Repaired(ILogger logger, long rows);
+
+    [LoggerMessage(4002, LogLevel.Warning, "Reconciliation ({Consumer}) found {Models} drifted models in ids [{Low}, {High}); repairing. Samples: {Samples}")]
+    public static partial void ReconcileDrift(ILogger logger, string consumer, int models, int low, int high, string samples);
+
+    [LoggerMessage(4003, LogLevel.Error, "Reconciliation failed; it is tried again at the next slice")]
+    public static partial void ReconcileFailed(ILogger logger, Exception exception);
 
     // 5xxx: the scheduler
     [LoggerMessage(5000, LogLevel.Information, "Serving on schedule '{Schedule}'; metrics at {MetricsUrl}")]

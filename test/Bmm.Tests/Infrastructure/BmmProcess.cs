@@ -33,4 +33,24 @@ public static class BmmProcess
     }
 
     public static Task<Result> RunAsync(string? connection, params string[] arguments) => RunAsync(connection, null, null, arguments);
+
+    /// <summary>Starts a long-running command (follow, serve); the caller stops or kills it. Its output is discarded.</summary>
+    public static Process Start(string connection, IReadOnlyDictionary<string, string> environment, params string[] arguments)
+    {
+        var info = new ProcessStartInfo(Path.Combine(AppContext.BaseDirectory, "bmm"))
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        foreach (var argument in arguments) info.ArgumentList.Add(argument);
+        info.Environment["BMM_CONNECTION"] = connection;
+        foreach (var (key, value) in environment) info.Environment[key] = value;
+        var process = Process.Start(info)!;
+        process.OutputDataReceived += (_, _) => { };
+        process.ErrorDataReceived += (_, _) => { };
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        return process;
+    }
 }

@@ -65,6 +65,16 @@ public sealed class TestDatabase : IAsyncLifetime
                 """));
     }
 
+    /// <summary>Asserts that the incremental state (versions, reviews, multiplicities, unclamped pairs) equals a recomputation.</summary>
+    public async Task AssertIncrementalStateMatchesAsync(string? context = null)
+    {
+        var drift = await ScalarAsync<string>("""
+            SELECT coalesce(string_agg(model_id || ' ' || kind || ': ' || sample, E'\n'), '')
+            FROM bmm.reconcile_check('incremental', true, 0, 2147483647)
+            """);
+        Assert.True(drift == "", $"{context}{(context is null ? "" : ": ")}the incremental state drifted:\n{drift}");
+    }
+
     public async Task<int> ExecuteAsync(string sql)
     {
         await using var command = DataSource.CreateCommand(sql);

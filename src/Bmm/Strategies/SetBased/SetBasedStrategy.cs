@@ -92,7 +92,7 @@ public sealed class SetBasedStrategy : IRefreshStrategy
     }
 
     /// <summary>Counted only once committed: a retried attempt must not count twice.</summary>
-    private static void Count(RefreshContext context, RefreshResult result, int models, WriteCounts write)
+    internal static void Count(RefreshContext context, RefreshResult result, int models, WriteCounts write)
     {
         if (models == 0) return;
         result.Batches++;

@@ -5,8 +5,14 @@
 -- never from the state of another table, which a concurrent transaction may be changing.
 -- A version-metric change cannot move a thumbs-up count, so it is logged with recount = false:
 -- the job then recomputes that model's sums but keeps its distinct-user counts.
+-- A review change is logged once per review (review_id), so that the incremental strategy
+-- re-derives only that review. A capture that logged a row also notifies bmm_change_log, which
+-- wakes `bmm follow` at commit (PostgreSQL folds one transaction's notifications into one and
+-- delivers none on rollback).
 
 CREATE OR REPLACE FUNCTION bmm.capture_version_metric() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    logged BIGINT;
 BEGIN
     IF TG_OP = 'INSERT' THEN
         INSERT INTO bmm.change_log (xid, model_id, recount)
@@ -28,11 +34,15 @@ BEGIN
                EXCEPT ALL SELECT "modelVersionId", "downloadCount", "imageCount" FROM new_rows)) c
         JOIN "ModelVersion" v ON v."id" = c."modelVersionId";
     END IF;
+    GET DIAGNOSTICS logged = ROW_COUNT;
+    IF logged > 0 THEN PERFORM pg_notify('bmm_change_log', ''); END IF;
     RETURN NULL;
 END;
 $$;
 
 CREATE OR REPLACE FUNCTION bmm.capture_version() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    logged BIGINT;
 BEGIN
     IF TG_OP = 'INSERT' THEN
         INSERT INTO bmm.change_log (xid, model_id)
@@ -54,6 +64,8 @@ BEGIN
         -- Published is caught by its old row, one entering it by its new row.
         WHERE c."status" = 'Published';
     END IF;
+    GET DIAGNOSTICS logged = ROW_COUNT;
+    IF logged > 0 THEN PERFORM pg_notify('bmm_change_log', ''); END IF;
     RETURN NULL;
 END;
 $$;
@@ -62,20 +74,22 @@ $$;
 -- (a version deleted in the same statement is captured by the version trigger), else from
 -- the review's own modelId.
 CREATE OR REPLACE FUNCTION bmm.capture_review() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    logged BIGINT;
 BEGIN
     IF TG_OP = 'INSERT' THEN
-        INSERT INTO bmm.change_log (xid, model_id)
-        SELECT DISTINCT pg_current_xact_id()::text::bigint, COALESCE(v."modelId", n."modelId")
+        INSERT INTO bmm.change_log (xid, model_id, review_id)
+        SELECT DISTINCT pg_current_xact_id()::text::bigint, COALESCE(v."modelId", n."modelId"), n."id"
         FROM new_rows n LEFT JOIN "ModelVersion" v ON v."id" = n."modelVersionId"
         WHERE n."recommended" AND NOT n."exclude" AND NOT n."tosViolation";
     ELSIF TG_OP = 'DELETE' THEN
-        INSERT INTO bmm.change_log (xid, model_id)
-        SELECT DISTINCT pg_current_xact_id()::text::bigint, COALESCE(v."modelId", o."modelId")
+        INSERT INTO bmm.change_log (xid, model_id, review_id)
+        SELECT DISTINCT pg_current_xact_id()::text::bigint, COALESCE(v."modelId", o."modelId"), o."id"
         FROM old_rows o LEFT JOIN "ModelVersion" v ON v."id" = o."modelVersionId"
         WHERE o."recommended" AND NOT o."exclude" AND NOT o."tosViolation";
     ELSE
-        INSERT INTO bmm.change_log (xid, model_id)
-        SELECT DISTINCT pg_current_xact_id()::text::bigint, COALESCE(v."modelId", c."modelId")
+        INSERT INTO bmm.change_log (xid, model_id, review_id)
+        SELECT DISTINCT pg_current_xact_id()::text::bigint, COALESCE(v."modelId", c."modelId"), c."id"
         FROM ((SELECT "id", "modelId", "modelVersionId", "userId", "recommended", "exclude", "tosViolation" FROM new_rows
                EXCEPT ALL SELECT "id", "modelId", "modelVersionId", "userId", "recommended", "exclude", "tosViolation" FROM old_rows)
               UNION ALL
@@ -83,11 +97,15 @@ BEGIN
                EXCEPT ALL SELECT "id", "modelId", "modelVersionId", "userId", "recommended", "exclude", "tosViolation" FROM new_rows)) c
         LEFT JOIN "ModelVersion" v ON v."id" = c."modelVersionId";
     END IF;
+    GET DIAGNOSTICS logged = ROW_COUNT;
+    IF logged > 0 THEN PERFORM pg_notify('bmm_change_log', ''); END IF;
     RETURN NULL;
 END;
 $$;
 
 CREATE OR REPLACE FUNCTION bmm.capture_model() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    logged BIGINT;
 BEGIN
     IF TG_OP = 'DELETE' THEN
         INSERT INTO bmm.change_log (xid, model_id)
@@ -101,6 +119,8 @@ BEGIN
               (SELECT "id", "status", "availability", "nsfwLevel", "mode", "poi", "minor" FROM old_rows
                EXCEPT ALL SELECT "id", "status", "availability", "nsfwLevel", "mode", "poi", "minor" FROM new_rows)) c;
     END IF;
+    GET DIAGNOSTICS logged = ROW_COUNT;
+    IF logged > 0 THEN PERFORM pg_notify('bmm_change_log', ''); END IF;
     RETURN NULL;
 END;
 $$;

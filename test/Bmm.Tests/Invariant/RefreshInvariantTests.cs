@@ -1,18 +1,21 @@
 using Bmm.Refresh;
 using Bmm.Tests.Infrastructure;
 using CsCheck;
-using K = Bmm.Tests.SetBased.SiteChange.Kinds;
+using Bmm.Strategies.Incremental;
+using K = Bmm.Tests.Invariant.SiteChange.Kinds;
 
-namespace Bmm.Tests.SetBased;
+namespace Bmm.Tests.Invariant;
 
 /// <summary>
-/// The invariant, generated: after any sequence of site changes interleaved with setbased runs,
-/// the table equals a recomputation from scratch after every run. CsCheck shrinks a failure to
-/// a minimal sequence, printed as C# to keep as a named test below.
+/// The invariant, generated: after any sequence of site changes interleaved with runs of the
+/// strategy, the table equals a recomputation from scratch after every run. CsCheck shrinks a
+/// failure to a minimal sequence, printed as C# to keep as a named test below.
 /// </summary>
-public sealed class SetBasedInvariantTests : IAsyncLifetime
+public abstract class RefreshInvariantTests(string strategy) : IAsyncLifetime
 {
     private TestDatabase _db = null!;
+
+    protected TestDatabase Database => _db;
 
     public async ValueTask InitializeAsync() => _db = await TestDatabase.CreateAsync(TestContext.Current.CancellationToken);
 
@@ -24,14 +27,16 @@ public sealed class SetBasedInvariantTests : IAsyncLifetime
                 (3, Gen.Const(K.AddModel)), (1, Gen.Const(K.DeleteModel)), (2, Gen.Const(K.EditModel)),
                 (5, Gen.Const(K.AddVersion)), (1, Gen.Const(K.DeleteVersion)), (3, Gen.Const(K.SetVersionStatus)),
                 (2, Gen.Const(K.MoveVersion)), (6, Gen.Const(K.UpsertMetric)), (1, Gen.Const(K.DeleteMetric)),
-                (6, Gen.Const(K.UpsertReview)), (2, Gen.Const(K.DeleteReview)), (1, Gen.Const(K.Enqueue)), (3, Gen.Const(K.Run))),
+                (6, Gen.Const(K.UpsertReview)), (2, Gen.Const(K.DeleteReview)), (1, Gen.Const(K.Enqueue)), (3, Gen.Const(K.Run)),
+                (1, Gen.Const(K.MoveVersionToModel)), (2, Gen.Const(K.MoveReview)), (1, Gen.Const(K.BulkMetrics))),
             Gen.Int[1, SiteChange.Versions], Gen.Int[0, SiteChange.Users], Gen.Int[0, 9], Gen.Int[0, 3], Gen.Bool, Gen.Bool, Gen.Bool)
         .Select((kind, a, b, c, d, f1, f2, f3) => kind switch
         {
             // Models are fewer than versions so that versions share models.
             K.AddModel or K.DeleteModel or K.EditModel or K.Enqueue => new SiteChange(kind, 1 + a % SiteChange.Models, b, c, d, f1, f2, f3),
             K.AddVersion => new SiteChange(kind, a, 1 + b % SiteChange.Models, c, d, f1, f2, f3),
-            K.UpsertReview or K.DeleteReview => new SiteChange(kind, a, 1 + b % SiteChange.Users, c, d, f1, f2, f3),
+            K.UpsertReview or K.DeleteReview or K.MoveReview => new SiteChange(kind, a, 1 + b % SiteChange.Users, c, d, f1, f2, f3),
+            K.MoveVersionToModel => new SiteChange(kind, a, 1 + b % SiteChange.Models, c, d, f1, f2, f3),
             _ => new SiteChange(kind, a, b, c, d, f1, f2, f3),
         });
 
@@ -44,13 +49,13 @@ public sealed class SetBasedInvariantTests : IAsyncLifetime
             """);
         // Every sequence starts from the same small population, so that most changes hit something.
         await _db.ExecuteAsync(InitialPopulation);
+        await AfterPopulationAsync();
         for (var i = 0; i < changes.Count; i++)
         {
             if (changes[i].Kind == K.Run) await RunAndCheckAsync($"after change {i}");
             else await changes[i].ApplyAsync(_db.DataSource, ct);
         }
         await RunAndCheckAsync("at the end");
-        System.IO.File.AppendAllText("/tmp/inv.log", $"{changes.Count} reviews={await _db.ScalarAsync<long>("SELECT count(*) FROM \"ResourceReview\"")} excl={await _db.ScalarAsync<long>("SELECT count(*) FROM \"ResourceReview\" WHERE exclude")} mbm={await _db.ScalarAsync<long>("SELECT count(*) FROM \"ModelBaseModelMetric\"")} versions={await _db.ScalarAsync<long>("SELECT count(*) FROM \"ModelVersion\"")}\n");
     }
 
     private const string InitialPopulation = """
@@ -69,10 +74,17 @@ public sealed class SetBasedInvariantTests : IAsyncLifetime
 
     private async Task RunAndCheckAsync(string step)
     {
-        var report = await _db.RunAsync();
+        var report = await _db.RunAsync(strategy);
         Assert.True(report.Outcome == RunOutcome.Succeeded, $"{step}: {report.Outcome} {report.Error}");
         await _db.AssertMatchesOracleAsync(step);
+        await CheckStateAsync(step);
     }
+
+    /// <summary>Called once the initial population is in place, before the first change.</summary>
+    protected virtual Task AfterPopulationAsync() => Task.CompletedTask;
+
+    /// <summary>Checks the strategy's own state, where it keeps one.</summary>
+    protected virtual Task CheckStateAsync(string step) => Task.CompletedTask;
 
     [Fact]
     public async Task After_any_sequence_of_changes_the_table_equals_the_oracle()
@@ -100,4 +112,23 @@ public sealed class SetBasedInvariantTests : IAsyncLifetime
             new SiteChange(K.EditModel, 1, 2, 4, 0, true, false, true),
         ]);
     }
+}
+
+public sealed class SetBasedInvariantTests() : RefreshInvariantTests("setbased");
+
+/// <summary>
+/// The same invariant for the incremental strategy, built from a snapshot of the initial
+/// population so that every later change arrives as a delta; after each run its internal state
+/// (applied versions and reviews, multiplicities, unclamped pairs) must also equal a
+/// recomputation (reconcile_check over every model finds nothing).
+/// </summary>
+public sealed class IncrementalInvariantTests() : RefreshInvariantTests("incremental")
+{
+    protected override async Task AfterPopulationAsync()
+    {
+        await Database.ExecuteAsync("DELETE FROM bmm.consumer WHERE name = 'incremental'");
+        await IncrementalState.BootstrapAsync(Database.DataSource, TestContext.Current.CancellationToken);
+    }
+
+    protected override Task CheckStateAsync(string step) => Database.AssertIncrementalStateMatchesAsync(step);
 }

@@ -1,6 +1,6 @@
 using Npgsql;
 
-namespace Bmm.Tests.SetBased;
+namespace Bmm.Tests.Invariant;
 
 /// <summary>
 /// One change a site writer can make, over a small universe of models, versions and users so
@@ -9,7 +9,7 @@ namespace Bmm.Tests.SetBased;
 /// </summary>
 public sealed record SiteChange(SiteChange.Kinds Kind, int A, int B, int C, int D, bool Flag1, bool Flag2, bool Flag3)
 {
-    public enum Kinds { AddModel, DeleteModel, EditModel, AddVersion, DeleteVersion, SetVersionStatus, MoveVersion, UpsertMetric, DeleteMetric, UpsertReview, DeleteReview, Enqueue, Run }
+    public enum Kinds { AddModel, DeleteModel, EditModel, AddVersion, DeleteVersion, SetVersionStatus, MoveVersion, UpsertMetric, DeleteMetric, UpsertReview, DeleteReview, Enqueue, Run, MoveVersionToModel, MoveReview, BulkMetrics }
 
     public static readonly string[] BaseModels = ["SDXL 1.0", "Pony", "O'Brien \"XL\" ü"];
     public static readonly string[] Statuses = ["Published", "Draft", "Unpublished", "Published"];
@@ -22,7 +22,14 @@ public sealed record SiteChange(SiteChange.Kinds Kind, int A, int B, int C, int 
 
     public async Task ApplyAsync(NpgsqlDataSource dataSource, CancellationToken cancellationToken)
     {
-        await using var command = dataSource.CreateCommand(Sql);
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        await ApplyAsync(connection, null, cancellationToken);
+    }
+
+    /// <summary>Applies the change on <paramref name="connection"/>, inside <paramref name="transaction"/> when given.</summary>
+    public async Task ApplyAsync(NpgsqlConnection connection, NpgsqlTransaction? transaction, CancellationToken cancellationToken)
+    {
+        await using var command = new NpgsqlCommand(Sql, connection, transaction);
         command.Parameters.AddWithValue("a", A);
         command.Parameters.AddWithValue("b", Kind == Kinds.UpsertMetric && B == 0 ? int.MaxValue - C : B);
         command.Parameters.AddWithValue("c", C);
@@ -62,14 +69,32 @@ public sealed record SiteChange(SiteChange.Kinds Kind, int A, int B, int C, int 
             ON CONFLICT ("modelVersionId") DO UPDATE SET "downloadCount" = excluded."downloadCount", "imageCount" = excluded."imageCount"
             """,
         Kinds.DeleteMetric => """DELETE FROM "ModelVersionMetric" WHERE "modelVersionId" = @a""",
+        // A user's review of a version is updated in place, else inserted with a fresh id (reviews move
+        // between versions keeping theirs, so an id derived from the version could collide).
         Kinds.UpsertReview => """
+            WITH updated AS (
+                UPDATE "ResourceReview" SET "recommended" = @f1, "exclude" = @f2, "tosViolation" = @f3
+                WHERE "modelVersionId" = @a AND "userId" = @b
+                RETURNING 1
+            )
             INSERT INTO "ResourceReview" ("id", "modelId", "modelVersionId", "userId", "rating", "recommended", "exclude", "tosViolation")
-            SELECT @a * 100 + @b, v."modelId", @a, @b, @c, @f1, @f2, @f3 FROM "ModelVersion" v WHERE v."id" = @a
-            ON CONFLICT ("modelVersionId", "userId") DO UPDATE SET "recommended" = excluded."recommended",
-                "exclude" = excluded."exclude", "tosViolation" = excluded."tosViolation"
+            SELECT (SELECT coalesce(max("id"), 0) + 1 FROM "ResourceReview"), v."modelId", @a, @b, @c, @f1, @f2, @f3
+            FROM "ModelVersion" v WHERE v."id" = @a AND NOT EXISTS (SELECT 1 FROM updated)
             """,
         Kinds.DeleteReview => """DELETE FROM "ResourceReview" WHERE "modelVersionId" = @a AND "userId" = @b""",
         Kinds.Enqueue => """INSERT INTO bmm.model_queue (model_id) VALUES (@a) ON CONFLICT DO NOTHING""",
+        Kinds.MoveVersionToModel => """
+            UPDATE "ModelVersion" SET "modelId" = @b WHERE "id" = @a AND EXISTS (SELECT 1 FROM "Model" WHERE "id" = @b)
+            """,
+        Kinds.MoveReview => """
+            UPDATE "ResourceReview" r SET "modelVersionId" = @c + 1
+            WHERE r."modelVersionId" = @a AND r."userId" = @b AND EXISTS (SELECT 1 FROM "ModelVersion" WHERE "id" = @c + 1)
+              AND NOT EXISTS (SELECT 1 FROM "ResourceReview" x WHERE x."modelVersionId" = @c + 1 AND x."userId" = @b)
+            """,
+        Kinds.BulkMetrics => """
+            UPDATE "ModelVersionMetric" SET "downloadCount" = "downloadCount" + @c, "imageCount" = "imageCount" + 1
+            WHERE "modelVersionId" % 3 = @a % 3 AND "downloadCount" < 2000000000
+            """,
         _ => throw new InvalidOperationException($"{Kind} is not a site write."),
     };
 }

@@ -1,0 +1,145 @@
+using System.Diagnostics;
+using Bmm.Capture;
+using Bmm.Configuration;
+using Bmm.Reconcile;
+using Bmm.Refresh;
+using Bmm.Strategies.Incremental;
+using Bmm.Telemetry;
+using Microsoft.Extensions.Logging;
+using Npgsql;
+
+namespace Bmm.Follow;
+
+/// <summary>
+/// <c>bmm follow</c>: applies the change log continuously with the incremental strategy. It holds
+/// the runner lock for as long as it follows (a second follower, or a scheduled run, waits), is
+/// woken by LISTEN bmm_change_log at each capturing commit and looks anyway every PollSeconds,
+/// reconciles a slice of the table every ReconcileSeconds, and survives anything short of being
+/// stopped: a lost connection or a failed apply is logged, backed off and retried, reconnecting.
+/// </summary>
+public sealed class Follower(NpgsqlDataSource dataSource, JobOptions job, FollowOptions options, TimeProvider time, ILogger logger, JobMetrics metrics)
+{
+    private static readonly TimeSpan BackoffCeiling = TimeSpan.FromSeconds(30);
+
+    /// <summary>
+    /// Follows until <paramref name="stop"/> is cancelled; a transaction in flight rolls back.
+    /// With <paramref name="rebuild"/> the state is rebuilt from a snapshot once the lock is held.
+    /// </summary>
+    public async Task RunAsync(bool rebuild, CancellationToken stop)
+    {
+        var failures = 0;
+        while (!stop.IsCancellationRequested)
+        {
+            try
+            {
+                await using var runnerLock = await AcquireAsync(stop);
+                if (rebuild) await IncrementalState.ForgetAsync(dataSource, stop);
+                rebuild = false;
+                await FollowAsync(runnerLock, () => failures = 0, stop);
+            }
+            catch (OperationCanceledException) when (stop.IsCancellationRequested)
+            {
+                break;
+            }
+#pragma warning disable CA1031 // The follower never dies: log, back off, reconnect.
+            catch (Exception e)
+#pragma warning restore CA1031
+            {
+                failures++;
+                var delay = TimeSpan.FromSeconds(Math.Min(BackoffCeiling.TotalSeconds, Math.Pow(2, failures - 1)));
+                Log.FollowFailed(logger, e, failures, delay.TotalSeconds);
+                try
+                {
+                    await Task.Delay(delay, time, stop);
+                }
+                catch (OperationCanceledException)
+                {
+                    break;
+                }
+            }
+        }
+        Log.Stopped(logger);
+    }
+
+    private async Task<RunnerLock> AcquireAsync(CancellationToken stop)
+    {
+        var logged = false;
+        while (true)
+        {
+            if (await RunnerLock.TryAcquireAsync(dataSource, stop) is { } acquired) return acquired;
+            if (!logged) Log.FollowWaitingForLock(logger);
+            logged = true;
+            await Task.Delay(TimeSpan.FromSeconds(options.PollSeconds), time, stop);
+        }
+    }
+
+    private async Task FollowAsync(RunnerLock runnerLock, Action onProgress, CancellationToken stop)
+    {
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(stop, runnerLock.Lost);
+        var ct = linked.Token;
+        await using var listener = await dataSource.OpenConnectionAsync(ct);
+        await using (var listen = new NpgsqlCommand("LISTEN bmm_change_log", listener))
+            await listen.ExecuteNonQueryAsync(ct);
+
+        var context = new RefreshContext(dataSource, job, time, logger, metrics);
+        await IncrementalStrategy.BootstrapIfNeededAsync(context, new RefreshResult(), ct);
+        var reconciler = new Reconciler(dataSource, job, logger, metrics);
+        var reconcileInterval = TimeSpan.FromSeconds(options.ReconcileSeconds);
+        var nextReconcile = time.GetUtcNow() + reconcileInterval;
+        var nextMaintenance = time.GetUtcNow();
+        Log.Following(logger, options.PollSeconds, options.ReconcileSeconds);
+
+        while (true)
+        {
+            ct.ThrowIfCancellationRequested();
+            if (!await RefreshRunner.IsPausedAsync(dataSource, ct))
+            {
+                var started = Stopwatch.GetTimestamp();
+                var result = new RefreshResult();
+                await IncrementalStrategy.ApplyQueuedAsync(context, result, ct);
+                await IncrementalStrategy.ApplyPendingAsync(context, result, () => false, ct);
+                if (result.Batches > 0) Record(result, Stopwatch.GetElapsedTime(started).TotalSeconds);
+                onProgress();
+
+                var now = time.GetUtcNow();
+                if (now >= nextMaintenance)
+                {
+                    await ChangeLog.MaintainAsync(dataSource, logger, ct);
+                    nextMaintenance = now + TimeSpan.FromSeconds(options.MaintenanceSeconds);
+                }
+                if (now >= nextReconcile)
+                {
+                    nextReconcile = now + reconcileInterval;
+                    await ReconcileAsync(reconciler, reconcileInterval, ct);
+                }
+            }
+            // Returns at once for a notification that arrived while applying.
+            await listener.WaitAsync(TimeSpan.FromSeconds(options.PollSeconds), ct);
+        }
+    }
+
+    private async Task ReconcileAsync(Reconciler reconciler, TimeSpan interval, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await reconciler.CheckNextSliceAsync(ChangeLog.IncrementalConsumer, interval, cancellationToken);
+        }
+#pragma warning disable CA1031 // A failed check must not stop the applying.
+        catch (Exception e) when (e is not OperationCanceledException)
+#pragma warning restore CA1031
+        {
+            // The slice is tried again next time.
+            Log.ReconcileFailed(logger, e);
+        }
+    }
+
+    private void Record(RefreshResult result, double seconds)
+    {
+        var strategy = new KeyValuePair<string, object?>("strategy", "incremental");
+        metrics.AffectedModels.Add(result.AffectedModels, strategy);
+        metrics.RowsWritten.Add(result.Inserted + result.Updated, strategy);
+        metrics.RowsDeleted.Add(result.Deleted, strategy);
+        metrics.RowsUnchanged.Add(result.Unchanged, strategy);
+        Log.FollowApplied(logger, result.AffectedModels, result.Batches, result.Inserted, result.Updated, result.Deleted, seconds);
+    }
+}

@@ -1,0 +1,193 @@
+using Bmm.Refresh;
+using Bmm.Tests.Infrastructure;
+using Npgsql;
+
+namespace Bmm.Tests.Incremental;
+
+/// <summary>The incremental strategy by name: after each run the table equals the oracle and the state equals a recomputation.</summary>
+public sealed class IncrementalTests : FreshDatabaseTest
+{
+    private async Task<RunReport> RunAndAssertAsync(string step)
+    {
+        var report = await Db.RunAsync("incremental");
+        Assert.True(report.Outcome == RunOutcome.Succeeded, $"{step}: {report.Outcome} {report.Error}");
+        await Db.AssertMatchesOracleAsync(step);
+        await Db.AssertIncrementalStateMatchesAsync(step);
+        return report;
+    }
+
+    private async Task PopulateAsync()
+    {
+        await Site.Model(1);
+        await Site.Model(2);
+        await Site.Version(11, 1, "SDXL 1.0");
+        await Site.Version(12, 1, "SDXL 1.0");
+        await Site.Version(13, 1, "Pony");
+        await Site.Version(21, 2, "Pony");
+        await Site.Metric(11, 100, 10);
+        await Site.Metric(12, 50, 5);
+        await Site.Metric(21, 7, 1);
+        await Site.Review(1, 11, userId: 7);
+        await Site.Review(2, 12, userId: 7);
+        await Site.Review(3, 12, userId: 8);
+        await Site.Review(4, 21, userId: 7);
+    }
+
+    private Task<int> ThumbsAsync(int model, string baseModel) =>
+        Db.ScalarAsync<int>($"""SELECT "thumbsUpCount" FROM "ModelBaseModelMetric" WHERE "modelId" = {model} AND "baseModel" = '{baseModel}'""");
+
+    [Fact]
+    public async Task The_first_run_builds_the_state_from_a_snapshot_and_corrects_the_table()
+    {
+        await PopulateAsync();
+        await Db.ExecuteAsync("""UPDATE "ModelBaseModelMetric" SET "downloadCount" = 1 WHERE "modelId" = 1""");
+        var report = await RunAndAssertAsync("after the bootstrap");
+        Assert.Contains("bootstrap", report.Result!.PhaseSeconds.Keys);
+        Assert.Equal(2, await Db.ScalarAsync<int>("SELECT reviews FROM bmm.inc_thumb WHERE model_id = 1 AND base_model = 'SDXL 1.0' AND user_id = 7"));
+    }
+
+    [Fact]
+    public async Task A_user_with_reviews_on_two_versions_counts_until_both_are_gone()
+    {
+        await PopulateAsync();
+        await RunAndAssertAsync("bootstrap");
+        Assert.Equal(2, await ThumbsAsync(1, "SDXL 1.0"));
+        await Site.DeleteReview(1);
+        await RunAndAssertAsync("one of user 7's reviews deleted");
+        Assert.Equal(2, await ThumbsAsync(1, "SDXL 1.0"));
+        await Site.UpdateReview(2, recommended: false);
+        await RunAndAssertAsync("the other one no longer recommends");
+        Assert.Equal(1, await ThumbsAsync(1, "SDXL 1.0"));
+    }
+
+    [Fact]
+    public async Task A_version_unpublished_takes_its_reviewers_along_and_brings_them_back()
+    {
+        await PopulateAsync();
+        await RunAndAssertAsync("bootstrap");
+        await Site.SetVersionStatus(12, "Unpublished");
+        await RunAndAssertAsync("unpublished");
+        Assert.Equal(1, await ThumbsAsync(1, "SDXL 1.0"));
+        await Site.SetVersionStatus(11, "Unpublished");
+        await RunAndAssertAsync("the pair's last version unpublished");
+        Assert.Equal(0, await Db.ScalarAsync<long>("""SELECT count(*) FROM "ModelBaseModelMetric" WHERE "modelId" = 1 AND "baseModel" = 'SDXL 1.0'"""));
+        await Site.SetVersionStatus(12, "Published");
+        await RunAndAssertAsync("republished");
+        Assert.Equal(2, await ThumbsAsync(1, "SDXL 1.0"));
+    }
+
+    [Fact]
+    public async Task A_version_moved_to_another_model_and_base_model_moves_its_numbers()
+    {
+        await PopulateAsync();
+        await RunAndAssertAsync("bootstrap");
+        await Db.ExecuteAsync("""UPDATE "ModelVersion" SET "modelId" = 2, "baseModel" = 'Pony' WHERE "id" = 12""");
+        await RunAndAssertAsync("moved");
+        Assert.Equal(2, await ThumbsAsync(2, "Pony"));
+        Assert.Equal(57, await Db.ScalarAsync<int>("""SELECT "downloadCount" FROM "ModelBaseModelMetric" WHERE "modelId" = 2"""));
+    }
+
+    [Fact]
+    public async Task A_review_moved_between_versions_moves_its_user()
+    {
+        await PopulateAsync();
+        await RunAndAssertAsync("bootstrap");
+        await Db.ExecuteAsync("""UPDATE "ResourceReview" SET "modelVersionId" = 13 WHERE "id" = 3""");
+        await RunAndAssertAsync("moved");
+        Assert.Equal(1, await ThumbsAsync(1, "Pony"));
+        Assert.Equal(1, await ThumbsAsync(1, "SDXL 1.0"));
+    }
+
+    [Fact]
+    public async Task A_deleted_model_leaves_no_row_and_no_state()
+    {
+        await PopulateAsync();
+        await RunAndAssertAsync("bootstrap");
+        await Site.DeleteModel(1);
+        await RunAndAssertAsync("deleted");
+        Assert.Equal(0, await Db.ScalarAsync<long>("SELECT count(*) FROM bmm.inc_version WHERE model_id = 1"));
+        Assert.Equal(0, await Db.ScalarAsync<long>("SELECT count(*) FROM bmm.inc_pair WHERE model_id = 1"));
+    }
+
+    [Fact]
+    public async Task Sums_past_int4_are_kept_unclamped_in_the_state_and_clamped_in_the_table()
+    {
+        await PopulateAsync();
+        await RunAndAssertAsync("bootstrap");
+        await Site.Metric(11, int.MaxValue, 1);
+        var report = await RunAndAssertAsync("past int4");
+        Assert.Equal(1, report.Result!.Clamped);
+        Assert.Equal(int.MaxValue + 50L, await Db.ScalarAsync<long>("SELECT downloads FROM bmm.inc_pair WHERE model_id = 1 AND base_model = 'SDXL 1.0'"));
+        await Site.Metric(12, 0, 5);
+        await RunAndAssertAsync("back below");
+        Assert.Equal(int.MaxValue, await Db.ScalarAsync<int>("""SELECT "downloadCount" FROM "ModelBaseModelMetric" WHERE "modelId" = 1 AND "baseModel" = 'SDXL 1.0'"""));
+    }
+
+    [Fact]
+    public async Task Replaying_changes_already_applied_writes_nothing()
+    {
+        await PopulateAsync();
+        await RunAndAssertAsync("bootstrap");
+        var before = await Db.ScalarAsync<long>("SELECT xid FROM bmm.consumer WHERE name = 'incremental'");
+        await Site.Review(5, 11, userId: 9);
+        await Site.Metric(21, 70, 2);
+        await Site.SetVersionStatus(13, "Draft");
+        await Db.ExecuteAsync("""UPDATE "ResourceReview" SET "modelVersionId" = 21 WHERE "id" = 3""");
+        await RunAndAssertAsync("changes applied");
+        const string Fingerprint = """
+            SELECT md5(string_agg(t::text, ',' ORDER BY t."modelId", t."baseModel")) FROM "ModelBaseModelMetric" t
+            """;
+        var table = await Db.ScalarAsync<string>(Fingerprint);
+
+        await Db.ExecuteAsync($"UPDATE bmm.consumer SET xid = {before}, model_id = 2147483647 WHERE name = 'incremental'");
+        var replay = await RunAndAssertAsync("replayed");
+        Assert.Equal(0, replay.Result!.Inserted + replay.Result.Updated + replay.Result.Deleted);
+        Assert.Equal(table, await Db.ScalarAsync<string>(Fingerprint));
+    }
+
+    [Fact]
+    public async Task A_late_commit_below_the_position_is_applied_and_a_rollback_leaves_nothing()
+    {
+        await PopulateAsync();
+        await RunAndAssertAsync("bootstrap");
+        var ct = TestContext.Current.CancellationToken;
+        await using var late = await Db.DataSource.OpenConnectionAsync(ct);
+        await using var lateTransaction = await late.BeginTransactionAsync(ct);
+        await new NpgsqlCommand("""INSERT INTO "ResourceReview" ("id", "modelId", "modelVersionId", "userId", "rating") VALUES (6, 2, 21, 20, 5)""", late, lateTransaction).ExecuteNonQueryAsync(ct);
+        await using (var rolledBack = await Db.DataSource.OpenConnectionAsync(ct))
+        await using (var transaction = await rolledBack.BeginTransactionAsync(ct))
+        {
+            await new NpgsqlCommand("""DELETE FROM "ResourceReview" WHERE "id" = 4""", rolledBack, transaction).ExecuteNonQueryAsync(ct);
+            await transaction.RollbackAsync(ct);
+        }
+        await Site.Review(7, 21, userId: 21);
+        await Db.RunAsync("incremental");
+        await lateTransaction.CommitAsync(ct);
+        await RunAndAssertAsync("after the late commit");
+        Assert.Equal(3, await ThumbsAsync(2, "Pony"));
+    }
+
+    [Fact]
+    public async Task A_queued_model_is_rederived_state_included()
+    {
+        await PopulateAsync();
+        await RunAndAssertAsync("bootstrap");
+        await Db.ExecuteAsync("UPDATE bmm.inc_pair SET thumbs = 40, downloads = 1 WHERE model_id = 1");
+        await Db.ExecuteAsync("DELETE FROM bmm.inc_thumb WHERE model_id = 1 AND user_id = 8");
+        await Db.ExecuteAsync("INSERT INTO bmm.model_queue (model_id) VALUES (1)");
+        await RunAndAssertAsync("after the queued repair");
+    }
+
+    [Fact]
+    public async Task A_run_with_nothing_pending_writes_nothing()
+    {
+        await PopulateAsync();
+        await RunAndAssertAsync("bootstrap");
+        await Db.RunAsync("incremental");
+        const string Position = "SELECT xid || '/' || model_id || '/' || updated_at FROM bmm.consumer WHERE name = 'incremental'";
+        var position = await Db.ScalarAsync<string>(Position);
+        var quiet = await RunAndAssertAsync("quiet");
+        Assert.Equal(0, quiet.Result!.Batches);
+        Assert.Equal(position, await Db.ScalarAsync<string>(Position));
+    }
+}
