@@ -47,6 +47,12 @@ internal static partial class Log
     [LoggerMessage(3007, LogLevel.Information, "Change log: {Action}")]
     public static partial void ChangeLogMaintained(ILogger logger, string action);
 
+    [LoggerMessage(3008, LogLevel.Information, "Refreshed bmm.review_stats in {Seconds:F3}s; recomputing the {Models} models whose thumbs-up counts differ from it")]
+    public static partial void ReviewStatsRefreshed(ILogger logger, double seconds, int models);
+
+    [LoggerMessage(3009, LogLevel.Debug, "bmm.review_stats was refreshed at {RefreshedAt:O}; the next refresh is due after {IntervalMinutes} minutes")]
+    public static partial void ReviewStatsNotDue(ILogger logger, DateTimeOffset refreshedAt, int intervalMinutes);
+
     // 4xxx: verify and repair
     [LoggerMessage(4000, LogLevel.Warning, "Drift found: {Missing} missing, {Extra} extra, {Wrong} wrong rows")]
     public static partial void DriftFound(ILogger logger, long missing, long extra, long wrong);

@@ -43,6 +43,12 @@ public sealed class SetBasedStrategy : IRefreshStrategy
         await using var command = new NpgsqlCommand(SetBasedSql.RefreshModels, connection, transaction);
         command.Parameters.AddWithValue("ids", modelIds);
         command.Parameters.AddWithValue("recount", recountIds);
+        return await ExecuteBatchAsync(command, cancellationToken);
+    }
+
+    /// <summary>Runs a batch statement ending in <see cref="SetBasedSql.WriteDesired"/> and reads what it wrote.</summary>
+    internal static async Task<WriteCounts> ExecuteBatchAsync(NpgsqlCommand command, CancellationToken cancellationToken)
+    {
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         await reader.ReadAsync(cancellationToken);
         var desired = reader.GetInt64(0);
