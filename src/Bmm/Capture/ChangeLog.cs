@@ -37,6 +37,15 @@ public static class ChangeLog
         await command.ExecuteNonQueryAsync(cancellationToken);
     }
 
+    /// <summary>Registers <paramref name="name"/>, if new, where <paramref name="from"/> is (else at the horizon).</summary>
+    public static async Task RegisterConsumerAtAsync(NpgsqlConnection connection, NpgsqlTransaction? transaction, string name, string from, CancellationToken cancellationToken)
+    {
+        await using var command = new NpgsqlCommand(ChangeLogSql.RegisterConsumerAt, connection, transaction);
+        command.Parameters.AddWithValue("name", name);
+        command.Parameters.AddWithValue("from", from);
+        await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+
     /// <summary>
     /// Reads up to <paramref name="limit"/> log rows, holding at most <paramref name="maxModels"/>
     /// distinct models, past the consumer's position and below the horizon of finished

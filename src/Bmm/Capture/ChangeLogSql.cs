@@ -33,6 +33,17 @@ internal static class ChangeLogSql
         ON CONFLICT (name) DO NOTHING
         """;
 
+    /// <summary>
+    /// Registers a consumer at the position of @from, so that switching to it loses and redoes
+    /// nothing; at the current horizon, as <see cref="RegisterConsumer"/>, when @from does not exist.
+    /// </summary>
+    public const string RegisterConsumerAt = """
+        INSERT INTO bmm.consumer (name, xid, model_id)
+        SELECT @name, coalesce(f.xid, pg_snapshot_xmin(pg_current_snapshot())::text::bigint - 1), coalesce(f.model_id, 2147483647)
+        FROM (VALUES (1)) one LEFT JOIN bmm.consumer f ON f.name = @from
+        ON CONFLICT (name) DO NOTHING
+        """;
+
     public const string ReadPosition = "SELECT xid, model_id FROM bmm.consumer WHERE name = @name";
 
     /// <summary>

@@ -15,7 +15,7 @@ internal static class RunCommand
 
     public static readonly Option<DateTimeOffset?> Clock = new("--clock")
     {
-        Description = "Treat this instant (ISO 8601) as now for the baselines' timestamp watermark, to replay a simulated window.",
+        Description = "Treat this instant (ISO 8601) as now for the baselines' timestamp watermark and reviews-mv's refresh interval, to replay a simulated window.",
     };
 
     public static Command Create()

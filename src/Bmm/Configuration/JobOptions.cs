@@ -41,6 +41,12 @@ public sealed class JobOptions
     /// <summary>Attempts for a transaction that rolled back (deadlock, lock timeout, serialization).</summary>
     public int MaxAttempts { get; set; } = 3;
 
+    /// <summary>
+    /// Minutes after which a reviews-mv run refreshes the materialized view of review stats;
+    /// between refreshes, that strategy's thumbs-up counts are as old as the view.
+    /// </summary>
+    public int ReviewsMvRefreshMinutes { get; set; } = 30;
+
     internal void Validate()
     {
         if (MaxModelsPerRun < 1) throw new UsageException("Job:MaxModelsPerRun must be at least 1.");
@@ -51,5 +57,6 @@ public sealed class JobOptions
         if (IncrementalBatchRows < 1) throw new UsageException("Job:IncrementalBatchRows must be at least 1.");
         if (LockTimeoutSeconds < 1 || StatementTimeoutSeconds < 1) throw new UsageException("Job timeouts must be at least 1 second.");
         if (MaxAttempts < 1) throw new UsageException("Job:MaxAttempts must be at least 1.");
+        if (ReviewsMvRefreshMinutes < 1) throw new UsageException("Job:ReviewsMvRefreshMinutes must be at least 1.");
     }
 }

@@ -65,6 +65,12 @@ internal static partial class Log
     [LoggerMessage(3013, LogLevel.Error, "Following failed ({Failures} in a row); reconnecting in {DelaySeconds}s")]
     public static partial void FollowFailed(ILogger logger, Exception exception, int failures, double delaySeconds);
 
+    [LoggerMessage(3014, LogLevel.Information, "Refreshed bmm.review_stats in {Seconds:F3}s; recomputing the {Models} models whose thumbs-up counts differ from it")]
+    public static partial void ReviewStatsRefreshed(ILogger logger, double seconds, int models);
+
+    [LoggerMessage(3015, LogLevel.Debug, "bmm.review_stats was refreshed at {RefreshedAt:O}; the next refresh is due after {IntervalMinutes} minutes")]
+    public static partial void ReviewStatsNotDue(ILogger logger, DateTimeOffset refreshedAt, int intervalMinutes);
+
     // 4xxx: verify and repair
     [LoggerMessage(4000, LogLevel.Warning, "Drift found: {Missing} missing, {Extra} extra, {Wrong} wrong rows")]
     public static partial void DriftFound(ILogger logger, long missing, long extra, long wrong);

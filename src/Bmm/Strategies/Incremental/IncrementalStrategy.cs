@@ -99,6 +99,6 @@ public sealed class IncrementalStrategy : IRefreshStrategy
     private static void Count(RefreshContext context, RefreshResult result, int changes, IncrementalWrite write)
     {
         if (write.Anomalies > 0) Log.IncrementalAnomalies(context.Logger, write.Anomalies);
-        SetBasedStrategy.Count(context, result, changes, new SetBasedStrategy.WriteCounts(write.Inserted, write.Updated, write.Deleted, write.Unchanged, write.ClampedJson));
+        ChangeLogPipeline.Count(context, result, changes, new SetBasedStrategy.WriteCounts(write.Inserted, write.Updated, write.Deleted, write.Unchanged, write.ClampedJson));
     }
 }

@@ -1,6 +1,10 @@
 namespace Bmm.Strategies.SetBased;
 
-/// <summary>The one statement a setbased batch sends: recompute the given models and write only the difference.</summary>
+/// <summary>
+/// The one statement a setbased batch sends: recompute the given models and write only the
+/// difference. Its parts other than the distinct-user count are shared with the batch statements
+/// of other strategies.
+/// </summary>
 internal static class SetBasedSql
 {
     /// <summary>
@@ -11,22 +15,12 @@ internal static class SetBasedSql
     /// pairs are returned for logging. Pairs with reviews but no metric row are kept (the metric
     /// join is a LEFT JOIN from the Published versions).
     /// </summary>
-    public const string RefreshModels = """
+    public const string RefreshModels = $"""
         WITH ids AS (
             SELECT DISTINCT id FROM unnest(@ids::int[]) AS id
         ), recount AS (
             SELECT DISTINCT id FROM unnest(@recount::int[]) AS id
-        ), published AS (
-            SELECT v."id", v."modelId", v."baseModel"
-            FROM ids JOIN "ModelVersion" v ON v."modelId" = ids.id
-            WHERE v."status" = 'Published'
-        ), sums AS (
-            SELECT p."modelId", p."baseModel",
-                   coalesce(sum(m."downloadCount"), 0) AS downloads,
-                   coalesce(sum(m."imageCount"), 0) AS images
-            FROM published p LEFT JOIN "ModelVersionMetric" m ON m."modelVersionId" = p."id"
-            GROUP BY p."modelId", p."baseModel"
-        ), desired AS MATERIALIZED (
+        ), {PublishedSums}, desired AS MATERIALIZED (
             -- Models changed only through version metrics keep the distinct-user counts the
             -- table holds: no such change can move them. Every other model, and any pair the
             -- table lacks, is recounted (the subquery runs only in that branch).
@@ -45,7 +39,36 @@ internal static class SetBasedSql
             FROM sums s
             JOIN "Model" mo ON mo."id" = s."modelId"
             LEFT JOIN "ModelBaseModelMetric" t ON t."modelId" = s."modelId" AND t."baseModel" = s."baseModel"
-        ), deleted AS (
+        ), {WriteDesired}
+        """;
+
+    /// <summary>
+    /// CTEs over a CTE <c>ids</c> of model ids: <c>published</c>, their Published versions, and
+    /// <c>sums</c>, the downloads and images of each (model, base model) of those versions, a
+    /// version without a metric row counting 0.
+    /// </summary>
+    internal const string PublishedSums = """
+        published AS (
+            SELECT v."id", v."modelId", v."baseModel"
+            FROM ids JOIN "ModelVersion" v ON v."modelId" = ids.id
+            WHERE v."status" = 'Published'
+        ), sums AS (
+            SELECT p."modelId", p."baseModel",
+                   coalesce(sum(m."downloadCount"), 0) AS downloads,
+                   coalesce(sum(m."imageCount"), 0) AS images
+            FROM published p LEFT JOIN "ModelVersionMetric" m ON m."modelVersionId" = p."id"
+            GROUP BY p."modelId", p."baseModel"
+        )
+        """;
+
+    /// <summary>
+    /// The writing end of a batch statement, after CTEs <c>ids</c> (the models recomputed) and
+    /// <c>desired</c> (their rows as they should be, with the unclamped sums raw_downloads and
+    /// raw_images): deletes their rows that are not desired, updates those that differ, inserts
+    /// the missing ones, and returns the counts and the clamped pairs.
+    /// </summary>
+    internal const string WriteDesired = """
+        deleted AS (
             DELETE FROM "ModelBaseModelMetric" t
             USING ids
             WHERE t."modelId" = ids.id

@@ -1,0 +1,46 @@
+using Bmm.Strategies.SetBased;
+
+namespace Bmm.Strategies.ReviewsMv;
+
+/// <summary>All SQL of the reviews-mv strategy (the view itself is created by migration 0003).</summary>
+internal static class ReviewsMvSql
+{
+    public const string LastRefresh = "SELECT refreshed_at FROM bmm.review_stats_refresh";
+
+    /// <summary>Readers of the view are not blocked while it is recomputed.</summary>
+    public const string RefreshView = "REFRESH MATERIALIZED VIEW CONCURRENTLY bmm.review_stats";
+
+    public const string RecordRefresh = "UPDATE bmm.review_stats_refresh SET refreshed_at = @refreshed_at, duration_seconds = @seconds";
+
+    /// <summary>
+    /// The models having a row whose thumbs-up count differs from the view's (0 where the view
+    /// has no row): those whose reviews changed after their last recomputation from the view.
+    /// </summary>
+    public const string StaleModels = """
+        SELECT coalesce(array_agg(DISTINCT t."modelId" ORDER BY t."modelId"), '{}')
+        FROM "ModelBaseModelMetric" t
+        LEFT JOIN bmm.review_stats rs ON rs."modelId" = t."modelId" AND rs."baseModel" = t."baseModel"
+        WHERE t."thumbsUpCount" <> coalesce(rs."thumbsUpCount", 0)
+        """;
+
+    /// <summary>
+    /// <see cref="SetBasedSql.RefreshModels"/> with the thumbs-up count taken from the view
+    /// (0 where it has no row) instead of counting reviews: the plan's "only join the
+    /// pre-aggregated data in the metrics job".
+    /// </summary>
+    public const string RefreshModels = $"""
+        WITH ids AS (
+            SELECT DISTINCT id FROM unnest(@ids::int[]) AS id
+        ), {SetBasedSql.PublishedSums}, desired AS MATERIALIZED (
+            SELECT s."modelId", s."baseModel",
+                   coalesce(rs."thumbsUpCount", 0)::int AS "thumbsUpCount",
+                   least(s.downloads, 2147483647)::int AS "downloadCount",
+                   least(s.images, 2147483647)::int AS "imageCount",
+                   s.downloads AS raw_downloads, s.images AS raw_images,
+                   mo."status", mo."availability", mo."nsfwLevel", mo."mode", mo."poi", mo."minor"
+            FROM sums s
+            JOIN "Model" mo ON mo."id" = s."modelId"
+            LEFT JOIN bmm.review_stats rs ON rs."modelId" = s."modelId" AND rs."baseModel" = s."baseModel"
+        ), {SetBasedSql.WriteDesired}
+        """;
+}
