@@ -153,6 +153,32 @@ public static class ChangeLog
         await using var command = dataSource.CreateCommand(ChangeLogSql.Maintain);
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         while (await reader.ReadAsync(cancellationToken)) Log.ChangeLogMaintained(logger, reader.GetString(0));
+        await reader.DisposeAsync();
+        await using var stale = dataSource.CreateCommand(ChangeLogSql.StaleConsumers);
+        await using var staleReader = await stale.ExecuteReaderAsync(cancellationToken);
+        while (await staleReader.ReadAsync(cancellationToken))
+            Log.StaleConsumer(logger, staleReader.GetString(0), staleReader.GetDouble(1) / 3600, staleReader.GetInt64(2));
+    }
+
+    /// <summary>One consumer's position and backlog, for <c>bmm status</c>.</summary>
+    public sealed record ConsumerState(string Name, long Xid, int ModelId, DateTime UpdatedAt, long Pending, double LagSeconds);
+
+    public static async Task<IReadOnlyList<ConsumerState>> ReadConsumersAsync(NpgsqlDataSource dataSource, CancellationToken cancellationToken)
+    {
+        var consumers = new List<ConsumerState>();
+        await using var command = dataSource.CreateCommand(ChangeLogSql.Consumers);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+            consumers.Add(new ConsumerState(reader.GetString(0), reader.GetInt64(1), reader.GetInt32(2), reader.GetDateTime(3), reader.GetInt64(4), reader.GetDouble(5)));
+        return consumers;
+    }
+
+    /// <summary>Removes a consumer; false when there was none by that name.</summary>
+    public static async Task<bool> DropConsumerAsync(NpgsqlDataSource dataSource, string name, CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand(ChangeLogSql.DropConsumer);
+        command.Parameters.AddWithValue("name", name);
+        return await command.ExecuteNonQueryAsync(cancellationToken) == 1;
     }
 
     public static async Task<JobStateSnapshot> ReadStateAsync(NpgsqlDataSource dataSource, string consumer, CancellationToken cancellationToken)

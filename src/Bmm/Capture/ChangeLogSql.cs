@@ -119,6 +119,30 @@ internal static class ChangeLogSql
     /// <summary>Partitions ahead, consumed ones truncated or dropped; returns what it did (see the SQL function).</summary>
     public const string Maintain = "SELECT bmm.maintain_change_log()";
 
+    /// <summary>
+    /// Consumers that have not moved for a day while another one has, with the log rows they hold
+    /// back from cleanup: a strategy no longer run (after a switch) keeps its position forever.
+    /// </summary>
+    public const string StaleConsumers = """
+        SELECT c.name, extract(epoch FROM now() - c.updated_at)::float8,
+               (SELECT count(*) FROM bmm.change_log l WHERE (l.xid, l.model_id) > (c.xid, c.model_id))
+        FROM bmm.consumer c
+        WHERE c.updated_at < now() - interval '1 day'
+          AND EXISTS (SELECT 1 FROM bmm.consumer o WHERE o.updated_at > now() - interval '1 hour')
+          AND EXISTS (SELECT 1 FROM bmm.change_log l WHERE (l.xid, l.model_id) > (c.xid, c.model_id))
+        """;
+
+    /// <summary>Every consumer with its position, pending rows and the age of its oldest pending change.</summary>
+    public const string Consumers = """
+        SELECT c.name, c.xid, c.model_id, c.updated_at,
+               (SELECT count(*) FROM bmm.change_log l WHERE (l.xid, l.model_id) > (c.xid, c.model_id)) AS pending,
+               coalesce(extract(epoch FROM now() - (SELECT l.captured_at FROM bmm.change_log l
+                   WHERE (l.xid, l.model_id) > (c.xid, c.model_id) ORDER BY l.xid, l.model_id LIMIT 1)), 0)::float8 AS lag_seconds
+        FROM bmm.consumer c ORDER BY c.name
+        """;
+
+    public const string DropConsumer = "DELETE FROM bmm.consumer WHERE name = @name";
+
     public const string State = """
         SELECT
             (SELECT count(*) FROM bmm.model_queue) AS queue_depth,

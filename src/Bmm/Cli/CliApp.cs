@@ -15,7 +15,7 @@ public static class CliApp
         foreach (var command in new[]
                  {
                      MigrateCommand.Create(), RunCommand.Create(), VerifyCommand.Create(), StatusCommand.Create(),
-                     QueueCommands.Enqueue(), QueueCommands.Pause(), QueueCommands.Resume(),
+                     QueueCommands.Enqueue(), QueueCommands.Pause(), QueueCommands.Resume(), QueueCommands.DropConsumer(),
                      ServeCommand.Create(), FollowCommand.Create(), BackfillCommand.Create(),
                      SeedCommand.Create(), SimulateCommand.Create(), DemoCommand.Create(), BenchCommand.Create(),
                  })

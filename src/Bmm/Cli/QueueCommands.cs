@@ -1,4 +1,5 @@
 using System.CommandLine;
+using Bmm.Capture;
 using Bmm.Configuration;
 using Bmm.Refresh;
 using Bmm.Schema;
@@ -38,6 +39,25 @@ internal static class QueueCommands
             result.Add(id);
         }
         return result.Distinct().ToList();
+    }
+
+    public static Command DropConsumer()
+    {
+        var name = new Argument<string>("name") { Description = "The consumer to remove (see `bmm status`): setbased, reviews-mv or incremental." };
+        var command = new Command("drop-consumer", "Remove the change-log position of a strategy that no longer runs, so that the log it holds back can be discarded.") { name };
+        command.SetAction((parse, ct) => CliApp.ExecuteAsync(parse, ct, async (env, token) =>
+        {
+            var dataSource = await env.DataSourceAsync(token);
+            await Migrator.RequireJobSchemaAsync(dataSource, token);
+            var consumer = parse.GetValue(name)!;
+            if (!await ChangeLog.DropConsumerAsync(dataSource, consumer, token))
+                throw new UsageException($"There is no change-log consumer named '{consumer}'; `bmm status` lists them.");
+            Console.WriteLine(consumer == ChangeLog.IncrementalConsumer
+                ? $"Removed consumer '{consumer}'. If the incremental strategy runs again, it rebuilds its state from a snapshot."
+                : $"Removed consumer '{consumer}'. If that strategy runs again, it starts from now: run `bmm backfill` first to recompute what it missed (and `bmm migrate`, which registers setbased again).");
+            return ExitCodes.Success;
+        }));
+        return command;
     }
 
     public static Command Pause() => Switch("pause", "Stop all runners from working (the kill switch, kept in the database).", true);

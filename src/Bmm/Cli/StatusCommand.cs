@@ -16,12 +16,14 @@ internal static class StatusCommand
     public static Command Create()
     {
         var last = new Option<int>("--last") { Description = "How many recent runs to show.", DefaultValueFactory = _ => 10 };
-        var command = new Command("status", "Show the watermark, lag, queue depth, pause state and the last runs.") { last, CommonOptions.Json };
+        var command = new Command("status", "Show the positions and lag of the change-log consumers, queue depth, pause state and the last runs.") { last, CommonOptions.Json };
         command.SetAction((parse, ct) => CliApp.ExecuteAsync(parse, ct, async (env, token) =>
         {
             var dataSource = await env.DataSourceAsync(token);
             await Migrator.RequireJobSchemaAsync(dataSource, token);
-            var state = await ChangeLog.ReadStateAsync(dataSource, ChangeLog.SetBasedConsumer, token);
+            var consumer = Reconcile.Reconciler.ConsumerOf(env.Job.Strategy) ?? ChangeLog.SetBasedConsumer;
+            var state = await ChangeLog.ReadStateAsync(dataSource, consumer, token);
+            var consumers = await ChangeLog.ReadConsumersAsync(dataSource, token);
             var paused = await RefreshRunner.IsPausedAsync(dataSource, token);
             var position = await ReadPositionAsync(dataSource, token);
             var baselineWatermark = await ReadBaselineWatermarkAsync(dataSource, token);
@@ -32,6 +34,8 @@ internal static class StatusCommand
                 {
                     paused,
                     setbasedPosition = position,
+                    consumer,
+                    consumers,
                     baselineWatermark,
                     lagSeconds = state.LagSeconds,
                     queueDepth = state.QueueDepth,
@@ -45,11 +49,15 @@ internal static class StatusCommand
             summary.AddRow("paused", paused ? "[red]yes[/]" : "no");
             summary.AddRow("setbased position", Markup.Escape(position ?? "-"));
             summary.AddRow("baseline watermark (KeyValue metric:basemodel)", Markup.Escape(baselineWatermark ?? "-"));
-            summary.AddRow("lag", $"{state.LagSeconds:F1}s");
+            summary.AddRow($"lag ({Markup.Escape(consumer)})", $"{state.LagSeconds:F1}s");
             summary.AddRow("queued model ids", state.QueueDepth.ToString("N0"));
-            summary.AddRow("change-log rows pending", state.PendingChanges.ToString("N0"));
+            summary.AddRow($"change-log rows pending ({Markup.Escape(consumer)})", state.PendingChanges.ToString("N0"));
             summary.AddRow("change-log size", $"{state.ChangeLogBytes / 1024.0:N0} KiB");
             AnsiConsole.Write(summary);
+            var positions = new Table().AddColumns("consumer", "position (xid, model)", "moved (UTC)", "pending rows", "lag");
+            foreach (var c in consumers)
+                positions.AddRow(Markup.Escape(c.Name), $"{c.Xid}, {c.ModelId}", c.UpdatedAt.ToString("yyyy-MM-dd HH:mm:ss"), c.Pending.ToString("N0"), $"{c.LagSeconds:F1}s");
+            AnsiConsole.Write(positions);
             var history = new Table().AddColumns("run", "strategy", "started (UTC)", "seconds", "outcome", "models", "batches", "ins", "upd", "del", "unchanged");
             foreach (var run in runs)
             {

@@ -65,13 +65,20 @@ public static class Verifier
         long repaired = 0;
         if (repair && driftedModels.Count > 0)
         {
-            // Repair recomputes the drifted models from their current state with the setbased
-            // statement, so writes that committed after the comparison are respected too.
+            // Repair recomputes the drifted models from their current state, so writes that
+            // committed after the comparison are respected too; where the incremental strategy
+            // keeps state, through it, so that its state is repaired with the rows.
+            var incremental = await Strategies.Incremental.IncrementalState.IsBootstrappedAsync(dataSource, cancellationToken);
             var transactions = new Database.Transactions(dataSource, options, logger, metrics);
             foreach (var chunk in driftedModels.Chunk(options.BatchSize))
             {
                 repaired += await transactions.RunAsync(async (c, t, ct) =>
                 {
+                    if (incremental)
+                    {
+                        var repair = await Strategies.Incremental.IncrementalState.RepairAsync(c, t, chunk, ct);
+                        return repair.Inserted + repair.Updated + repair.Deleted;
+                    }
                     var write = await Strategies.SetBased.SetBasedStrategy.RefreshModelsAsync(c, t, chunk, ct);
                     return write.Inserted + write.Updated + write.Deleted;
                 }, cancellationToken);

@@ -26,6 +26,13 @@ public sealed record ReconcileReport(int Low, int High, bool Wrapped, IReadOnlyL
 public sealed class Reconciler(NpgsqlDataSource dataSource, JobOptions options, ILogger logger, JobMetrics metrics)
 {
     private const int MinimumSliceModels = 500;
+
+    /// <summary>The change-log consumer a strategy reads, whose pending changes are not drift; null for the timestamp baselines, which are not reconciled.</summary>
+    public static string? ConsumerOf(string strategy) => strategy switch
+    {
+        Capture.ChangeLog.SetBasedConsumer or Capture.ChangeLog.IncrementalConsumer or "reviews-mv" => strategy,
+        _ => null,
+    };
     private const int SamplesLogged = 5;
 
     /// <summary>Checks and repairs the next slice for <paramref name="consumer"/>, called about every <paramref name="interval"/>.</summary>

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Text.Json;
 using Bmm.Configuration;
 using Bmm.Database;
+using Bmm.Reconcile;
 using Bmm.Telemetry;
 using Microsoft.Extensions.Logging;
 using Npgsql;
@@ -25,6 +26,12 @@ public sealed record RunReport(RunOutcome Outcome, string Strategy, long RunId, 
 /// </summary>
 public sealed class RefreshRunner(NpgsqlDataSource dataSource, JobOptions options, TimeProvider time, ILogger logger, JobMetrics metrics)
 {
+    /// <summary>
+    /// When set (serve), each successful run of a change-log strategy is followed, under the same
+    /// lock, by the reconciliation of one slice of the table, sized for runs this far apart.
+    /// </summary>
+    public Func<TimeSpan>? ReconcileEvery { get; init; }
+
     public async Task<RunReport> RunOnceAsync(IRefreshStrategy strategy, CancellationToken cancellationToken)
     {
         await using var runnerLock = await RunnerLock.TryAcquireAsync(dataSource, cancellationToken);
@@ -70,6 +77,8 @@ public sealed class RefreshRunner(NpgsqlDataSource dataSource, JobOptions option
                 : e;
         }
         var seconds = Stopwatch.GetElapsedTime(started).TotalSeconds;
+        if (error is null && ReconcileEvery is not null && Reconciler.ConsumerOf(strategy.Name) is { } consumer)
+            await ReconcileAsync(consumer, ReconcileEvery(), linked.Token);
         var outcome = error is null ? RunOutcome.Succeeded : RunOutcome.Failed;
         await RecordAsync(runId, error is null ? "succeeded" : "failed", result, error, CancellationToken.None);
 
@@ -90,6 +99,20 @@ public sealed class RefreshRunner(NpgsqlDataSource dataSource, JobOptions option
         else
             Log.RunFailed(logger, error, runId, strategy.Name);
         return new RunReport(outcome, strategy.Name, runId, result, seconds, error);
+    }
+
+    private async Task ReconcileAsync(string consumer, TimeSpan interval, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await new Reconciler(dataSource, options, logger, metrics).CheckNextSliceAsync(consumer, interval, cancellationToken);
+        }
+#pragma warning disable CA1031 // The run succeeded; a failed check is logged and the slice tried again next run.
+        catch (Exception e) when (e is not OperationCanceledException)
+#pragma warning restore CA1031
+        {
+            Log.ReconcileFailed(logger, e);
+        }
     }
 
     private async Task RecordAsync(long runId, string outcome, RefreshResult? result, Exception? error, CancellationToken cancellationToken)

@@ -13,7 +13,7 @@ public sealed record StateReading(JobStateSnapshot? Snapshot, DateTimeOffset Rea
 /// <c>maxAge</c> however often it is asked for, so a busy scraper cannot load the database.
 /// The gauges read <see cref="Current"/>, which never touches the database and never throws.
 /// </summary>
-public sealed class JobStateCache(NpgsqlDataSource dataSource, TimeSpan maxAge, TimeProvider time, ILogger logger)
+public sealed class JobStateCache(NpgsqlDataSource dataSource, string consumer, TimeSpan maxAge, TimeProvider time, ILogger logger)
 {
     private static readonly TimeSpan ReadTimeout = TimeSpan.FromSeconds(5);
     private readonly SemaphoreSlim _gate = new(1, 1);
@@ -34,7 +34,7 @@ public sealed class JobStateCache(NpgsqlDataSource dataSource, TimeSpan maxAge, 
             timeout.CancelAfter(ReadTimeout);
             try
             {
-                var snapshot = await ChangeLog.ReadStateAsync(dataSource, ChangeLog.SetBasedConsumer, timeout.Token);
+                var snapshot = await ChangeLog.ReadStateAsync(dataSource, consumer, timeout.Token);
                 lock (_lock) _reading = new StateReading(snapshot, time.GetUtcNow(), null);
             }
             catch (Exception e) when (e is NpgsqlException or TimeoutException or InvalidOperationException

@@ -37,13 +37,13 @@ public sealed class ServeHost
         var registry = Metrics.NewCustomRegistry();
         using var adapter = Export(metrics, registry);
 
-        var state = new JobStateCache(dataSource, TimeSpan.FromSeconds(_options.StateCacheSeconds), time, logger);
+        var state = new JobStateCache(dataSource, Reconcile.Reconciler.ConsumerOf(strategy.Name) ?? Capture.ChangeLog.SetBasedConsumer, TimeSpan.FromSeconds(_options.StateCacheSeconds), time, logger);
         metrics.ObserveState(() => state.Current);
         var health = new HealthCheck(state, Schedule, _options.UnhealthyAfterIntervals, time);
         await using var endpoint = MetricsEndpoint.Start(MetricsPrefix, registry, state, health, logger);
         Log.Serving(logger, Schedule.Text, MetricsPrefix);
 
-        var runner = new RefreshRunner(dataSource, job, time, logger, metrics);
+        var runner = new RefreshRunner(dataSource, job, time, logger, metrics) { ReconcileEvery = () => Schedule.IntervalAfter(time.GetUtcNow()) };
         await new Scheduler(runner, strategy, Schedule, _options, time, logger, metrics).RunAsync(stop);
         Log.Stopped(logger);
     }

@@ -47,6 +47,9 @@ internal static partial class Log
     [LoggerMessage(3007, LogLevel.Information, "Change log: {Action}")]
     public static partial void ChangeLogMaintained(ILogger logger, string action);
 
+    [LoggerMessage(3016, LogLevel.Warning, "Change-log consumer '{Consumer}' has not moved for {Hours:F0} hours and holds {Rows} rows back from cleanup; if that strategy no longer runs, remove it with `bmm drop-consumer {Consumer}`")]
+    public static partial void StaleConsumer(ILogger logger, string consumer, double hours, long rows);
+
     [LoggerMessage(3008, LogLevel.Information, "Incremental state built from a snapshot; table brought to it: {Inserted} inserted, {Updated} updated, {Deleted} deleted")]
     public static partial void IncrementalBootstrapped(ILogger logger, long inserted, long updated, long deleted);
 

@@ -18,6 +18,18 @@ public sealed class BadInputTests(TestDatabase db) : IClassFixture<TestDatabase>
     }
 
     [Fact]
+    public async Task Dropping_an_unknown_consumer_is_refused_and_a_known_one_is_removed()
+    {
+        var unknown = await BmmProcess.RunAsync(db.ConnectionString, "drop-consumer", "nightly");
+        Assert.Equal(ExitCodes.Usage, unknown.ExitCode);
+        Assert.Contains("There is no change-log consumer named 'nightly'", unknown.Error);
+        await db.ExecuteAsync("INSERT INTO bmm.consumer (name, xid, model_id) VALUES ('reviews-mv', 1, 0) ON CONFLICT DO NOTHING");
+        var dropped = await BmmProcess.RunAsync(db.ConnectionString, "drop-consumer", "reviews-mv");
+        Assert.True(dropped.ExitCode == ExitCodes.Success, dropped.ToString());
+        Assert.Equal(0L, await db.ScalarAsync<long>("SELECT count(*) FROM bmm.consumer WHERE name = 'reviews-mv'"));
+    }
+
+    [Fact]
     public async Task An_unknown_strategy_in_the_environment_is_refused()
     {
         var result = await BmmProcess.RunAsync(db.ConnectionString, new Dictionary<string, string> { ["BMM_Job__Strategy"] = "nope" }, null, "run");

@@ -44,6 +44,27 @@ public sealed class ServeTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Serve_reconciles_a_slice_after_each_run_and_repairs_drift_with_a_metric()
+    {
+        var site = new Site(_db.DataSource);
+        await site.Model(1);
+        await site.Version(11, 1, "SDXL 1.0");
+        await site.Metric(11, 10, 2);
+        await _db.RunAsync("incremental");
+        // Drift no change-log row explains: only reconciliation can find it.
+        await _db.ExecuteAsync("""UPDATE "ModelBaseModelMetric" SET "downloadCount" = 999 WHERE "modelId" = 1""");
+
+        await using var serve = await RunningServe.StartAsync(_db, StrategyCatalog.Create("incremental"));
+        await RunningServe.WaitForAsync(
+            async () => await _db.ScalarAsync<long>("SELECT coalesce(sum(drifted_models), 0)::bigint FROM bmm.reconcile_cursor WHERE consumer = 'incremental'") >= 1,
+            TimeSpan.FromSeconds(15), "a reconciliation that finds the drift");
+        await _db.AssertMatchesOracleAsync("after the reconciliation");
+        await _db.AssertIncrementalStateMatchesAsync("after the reconciliation");
+        var metrics = await serve.MetricsTextAsync();
+        Assert.True(RunningServe.Value(metrics, "bmm_drift_rows_total", "kind=\"table\"") >= 1, metrics);
+    }
+
+    [Fact]
     public async Task The_command_line_serve_stops_cleanly_when_its_token_is_cancelled()
     {
         var url = $"http://127.0.0.1:{RunningServe.FreePort()}/";
