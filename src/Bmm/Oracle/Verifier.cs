@@ -58,7 +58,8 @@ public static class Verifier
         var drift = missing + extra + wrong;
         if (drift > 0)
         {
-            metrics.Drift.Add(drift);
+            foreach (var (kind, rows) in new[] { ("missing", missing), ("extra", extra), ("wrong", wrong) })
+                if (rows > 0) metrics.Drift.Add(rows, new KeyValuePair<string, object?>("kind", kind), new KeyValuePair<string, object?>("source", "verify"));
             Log.DriftFound(logger, missing, extra, wrong);
         }
 

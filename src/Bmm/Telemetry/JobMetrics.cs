@@ -25,7 +25,7 @@ public sealed class JobMetrics : IDisposable
         Runs = _meter.CreateCounter<long>("bmm_runs_total", description: "Refresh runs by outcome.");
         RunsSkipped = _meter.CreateCounter<long>("bmm_runs_skipped_total", description: "Runs skipped because another run held the lock or the job was paused.");
         Clamps = _meter.CreateCounter<long>("bmm_clamps_total", description: "Sums clamped to the int4 maximum.");
-        Drift = _meter.CreateCounter<long>("bmm_drift_rows_total", description: "Rows found wrong, missing or extra by verify.");
+        Drift = _meter.CreateCounter<long>("bmm_drift_rows_total", description: "Drift found, by kind (verify: missing, extra, wrong rows; reconciliation: drifted models by table, pair, multiplicity, version, review) and source.");
         Retries = _meter.CreateCounter<long>("bmm_retries_total", description: "Transactions retried after a rollback.");
     }
 

@@ -190,4 +190,19 @@ public sealed class IncrementalTests : FreshDatabaseTest
         Assert.Equal(0, quiet.Result!.Batches);
         Assert.Equal(position, await Db.ScalarAsync<string>(Position));
     }
+
+    [Fact]
+    public async Task A_step_cut_inside_one_transactions_rows_of_a_model_reads_them_all()
+    {
+        await PopulateAsync();
+        await RunAndAssertAsync("bootstrap");
+        await Db.ExecuteAsync("""
+            INSERT INTO "ResourceReview" ("id", "modelId", "modelVersionId", "userId", "rating")
+            VALUES (10, 1, 11, 30, 5), (11, 1, 12, 31, 5), (12, 1, 13, 32, 5)
+            """);
+        Db.Options.IncrementalBatchRows = 1;
+        await RunAndAssertAsync("after one-row steps");
+        Assert.Equal(4, await ThumbsAsync(1, "SDXL 1.0"));
+        Assert.Equal(1, await ThumbsAsync(1, "Pony"));
+    }
 }

@@ -154,4 +154,24 @@ public sealed class SetBasedEdgeCaseTests : FreshDatabaseTest
         Assert.Equal(0, second.Result.Inserted + second.Result.Updated + second.Result.Deleted);
         Assert.Equal(1, second.Result.Unchanged);
     }
+
+    [Fact]
+    public async Task A_slice_cut_inside_one_transactions_rows_of_a_model_still_recounts_it()
+    {
+        await Site.Model(1);
+        await Site.Version(11, 1, "SDXL 1.0");
+        await Site.Metric(11, 1, 1);
+        await Site.Review(1, 11, userId: 7);
+        await RunAndAssertAsync("before");
+        // One transaction logs (xid, model 1) twice: a metric change (no recount), then a review (recount).
+        await Db.ExecuteAsync("""
+            BEGIN;
+            UPDATE "ModelVersionMetric" SET "downloadCount" = 2 WHERE "modelVersionId" = 11;
+            INSERT INTO "ResourceReview" ("id", "modelId", "modelVersionId", "userId", "rating") VALUES (2, 1, 11, 8, 5);
+            COMMIT;
+            """);
+        Db.Options.ScanSize = 1;
+        await RunAndAssertAsync("after a one-row slice");
+        Assert.Equal(2, await Db.ScalarAsync<int>("""SELECT "thumbsUpCount" FROM "ModelBaseModelMetric" WHERE "modelId" = 1"""));
+    }
 }

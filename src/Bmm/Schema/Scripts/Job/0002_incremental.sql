@@ -389,13 +389,15 @@ LANGUAGE sql STABLE AS $$
         SELECT DISTINCT l.model_id FROM bmm.change_log l JOIN bmm.consumer c ON c.name = consumer_name
         WHERE (l.xid, l.model_id) > (c.xid, c.model_id) AND l.model_id >= low AND l.model_id < high
     ), versions AS (
-        SELECT v."id", v."modelId", v."baseModel", v."status", mo."id" IS NOT NULL AS model_exists,
+        -- From the models' primary key: the site indexes versions by model with a hash index,
+        -- which serves lookups, not ranges. A version's model always exists (foreign key).
+        SELECT v."id", v."modelId", v."baseModel", v."status",
                coalesce(m."downloadCount", 0)::bigint AS downloads, coalesce(m."imageCount", 0)::bigint AS images
-        FROM "ModelVersion" v LEFT JOIN "Model" mo ON mo."id" = v."modelId"
+        FROM "Model" mo JOIN "ModelVersion" v ON v."modelId" = mo."id"
         LEFT JOIN "ModelVersionMetric" m ON m."modelVersionId" = v."id"
-        WHERE v."modelId" >= low AND v."modelId" < high
+        WHERE mo."id" >= low AND mo."id" < high
     ), published AS (
-        SELECT * FROM versions WHERE "status" = 'Published' AND model_exists
+        SELECT * FROM versions WHERE "status" = 'Published'
     ), reviews AS (
         SELECT r."id", r."modelVersionId", r."userId" FROM versions v JOIN "ResourceReview" r ON r."modelVersionId" = v."id"
         WHERE r."recommended" AND NOT r."exclude" AND NOT r."tosViolation"
