@@ -16,10 +16,11 @@ public sealed record ChangeSlice(int[] ModelIds, int[] RecountIds, LogPosition F
 
 /// <summary>
 /// Log rows between two positions of a consumer: the models changed other than through a review
-/// (their versions, version metrics or model row), and the reviews changed.
+/// (their versions, version metrics or model row), the reviews changed, and among the models those
+/// changed through a version or the model row (<see cref="StructuralIds"/>), whose every row must be rewritten.
 /// <see cref="Full"/> says the read stopped at its row limit, so more changes may wait below the horizon.
 /// </summary>
-public sealed record ChangeRows(int[] ModelIds, int[] ReviewIds, LogPosition From, LogPosition To, long LogRows, bool Full);
+public sealed record ChangeRows(int[] ModelIds, int[] ReviewIds, int[] StructuralIds, LogPosition From, LogPosition To, long LogRows, bool Full);
 
 /// <summary>
 /// The change log written by the capture triggers, read by named consumers, each with its own
@@ -94,7 +95,7 @@ public static class ChangeLog
         var full = rowsRead == limit;
         var to = full ? new LogPosition(result.GetInt64(1), result.GetInt32(2)) : new LogPosition(horizon - 1, int.MaxValue);
         if ((to.Xid, to.ModelId).CompareTo((from.Xid, from.ModelId)) < 0) to = from;
-        return new ChangeRows(result.GetFieldValue<int[]>(3), result.GetFieldValue<int[]>(4), from, to, rowsRead, full);
+        return new ChangeRows(result.GetFieldValue<int[]>(3), result.GetFieldValue<int[]>(4), result.GetFieldValue<int[]>(5), from, to, rowsRead, full);
     }
 
     private static async Task<(LogPosition From, long Horizon)> ReadPositionAndHorizonAsync(NpgsqlConnection connection, NpgsqlTransaction? transaction, string consumer, CancellationToken cancellationToken)

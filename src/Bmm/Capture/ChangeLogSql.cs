@@ -83,25 +83,27 @@ internal static class ChangeLogSql
     /// <summary>
     /// Up to @limit log rows past a position and below the horizon, and the rest of the
     /// (xid, model_id) group the limit cut (the position will cover it). Returns the rows read,
-    /// the key of the last one, the models changed other than through a review, and the reviews.
+    /// the key of the last one, the models changed other than through a review, the reviews, and
+    /// the models changed other than through a version metric (a version or the model row).
     /// </summary>
     public const string ReadRows = """
         WITH bounded AS MATERIALIZED (
-            SELECT xid, model_id, review_id FROM bmm.change_log
+            SELECT xid, model_id, review_id, recount FROM bmm.change_log
             WHERE (xid, model_id) > (@xid, @model_id) AND xid < @horizon
             ORDER BY xid, model_id
             LIMIT @limit
         ), last AS (
             SELECT xid, model_id FROM bounded ORDER BY xid DESC, model_id DESC LIMIT 1
         ), rows AS (
-            SELECT model_id, review_id FROM bounded
+            SELECT model_id, review_id, recount FROM bounded
             UNION ALL
-            SELECT l.model_id, l.review_id FROM bmm.change_log l, last
+            SELECT l.model_id, l.review_id, l.recount FROM bmm.change_log l, last
             WHERE (SELECT count(*) FROM bounded) = @limit AND l.xid = last.xid AND l.model_id = last.model_id
         )
         SELECT (SELECT count(*) FROM bounded), (SELECT xid FROM last), (SELECT model_id FROM last),
                coalesce((SELECT array_agg(DISTINCT model_id) FROM rows WHERE review_id IS NULL), '{}'),
-               coalesce((SELECT array_agg(DISTINCT review_id) FROM rows WHERE review_id IS NOT NULL), '{}')
+               coalesce((SELECT array_agg(DISTINCT review_id) FROM rows WHERE review_id IS NOT NULL), '{}'),
+               coalesce((SELECT array_agg(DISTINCT model_id) FROM rows WHERE review_id IS NULL AND recount), '{}')
         """;
 
     /// <summary>Moves a position only from where this runner read it: a second runner's move makes it fail.</summary>

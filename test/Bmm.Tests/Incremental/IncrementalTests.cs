@@ -205,4 +205,16 @@ public sealed class IncrementalTests : FreshDatabaseTest
         Assert.Equal(4, await ThumbsAsync(1, "SDXL 1.0"));
         Assert.Equal(1, await ThumbsAsync(1, "Pony"));
     }
+
+    /// <summary>Found by the generated invariant: the site's publish trigger inserts a row the state never held.</summary>
+    [Fact]
+    public async Task A_version_moved_to_a_new_base_model_then_deleted_with_its_model_before_the_run_leaves_no_row()
+    {
+        await PopulateAsync();
+        await RunAndAssertAsync("bootstrap");
+        await Site.MoveVersion(11, "Illustrious");
+        Assert.Equal(1, await Db.ScalarAsync<long>("""SELECT count(*) FROM "ModelBaseModelMetric" WHERE "modelId" = 1 AND "baseModel" = 'Illustrious'"""));
+        await Site.DeleteModel(1);
+        await RunAndAssertAsync("after the run");
+    }
 }

@@ -25,7 +25,7 @@ internal static class IncrementalSql
 
     public const string Apply = """
         SELECT inserted, updated, deleted, desired, clamped, version_changes, review_changes, anomalies
-        FROM bmm.inc_apply(@models, @reviews)
+        FROM bmm.inc_apply(@models, @reviews, @structural)
         """;
 
     public const string Repair = "SELECT inserted, updated, deleted, desired, clamped FROM bmm.inc_repair(@models)";

@@ -59,11 +59,12 @@ public static class IncrementalState
     }
 
     /// <summary>Applies the changes of these models and reviews as exact deltas and writes the rows that moved.</summary>
-    public static async Task<IncrementalWrite> ApplyAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, int[] modelIds, int[] reviewIds, CancellationToken cancellationToken)
+    public static async Task<IncrementalWrite> ApplyAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, ChangeRows rows, CancellationToken cancellationToken)
     {
         await using var command = new NpgsqlCommand(IncrementalSql.Apply, connection, transaction);
-        command.Parameters.AddWithValue("models", modelIds);
-        command.Parameters.AddWithValue("reviews", reviewIds);
+        command.Parameters.AddWithValue("models", rows.ModelIds);
+        command.Parameters.AddWithValue("reviews", rows.ReviewIds);
+        command.Parameters.AddWithValue("structural", rows.StructuralIds);
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         await reader.ReadAsync(cancellationToken);
         return new IncrementalWrite(reader.GetInt64(0), reader.GetInt64(1), reader.GetInt64(2), reader.GetInt64(3), reader.GetString(4),

@@ -80,7 +80,7 @@ public sealed class IncrementalStrategy : IRefreshStrategy
                 var rows = await result.TimeAsync("read_changes", () => ChangeLog.ReadRowsAsync(connection, transaction, ChangeLog.IncrementalConsumer, context.Options.IncrementalBatchRows, ct));
                 if (rows.LogRows == 0) return (rows, Write: (IncrementalWrite?)null);
                 var started = Stopwatch.GetTimestamp();
-                var write = await IncrementalState.ApplyAsync(connection, transaction, rows.ModelIds, rows.ReviewIds, ct);
+                var write = await IncrementalState.ApplyAsync(connection, transaction, rows, ct);
                 var seconds = Stopwatch.GetElapsedTime(started).TotalSeconds;
                 result.AddPhase("compute_and_write", seconds);
                 context.Metrics.BatchDuration.Record(seconds, new KeyValuePair<string, object?>("strategy", "incremental"));

@@ -61,17 +61,21 @@ CREATE TABLE bmm.reconcile_cursor (
     updated_at      TIMESTAMPTZ NOT NULL DEFAULT now()
 );
 
--- Writes the visible rows of the pairs in inc_pair_scope (and of every pair of @models) from
--- inc_pair, clamped to int4, touching only rows whose values differ. Returns the counts and
--- the clamped pairs as JSON.
+-- Writes the visible rows of the pairs in inc_pair_scope, and of every pair the state or the
+-- table holds for @scope_models, from inc_pair, clamped to int4, touching only rows whose values
+-- differ. Returns the counts and the clamped pairs as JSON.
 CREATE FUNCTION bmm.inc_write(scope_models INTEGER[],
     OUT inserted BIGINT, OUT updated BIGINT, OUT deleted BIGINT, OUT desired BIGINT, OUT clamped TEXT)
 LANGUAGE plpgsql AS $$
 BEGIN
+    -- The pairs whose state moved; and for models whose versions or model row changed, all their
+    -- pairs (a model edit changes the six copied columns of all of them) and all their rows (the
+    -- site's publish trigger inserts rows the state may never hold: a version published, then
+    -- deleted with its model, before the job ran).
     WITH scope AS (
         SELECT model_id, base_model FROM inc_pair_scope
-        UNION SELECT t."modelId", t."baseModel" FROM "ModelBaseModelMetric" t WHERE t."modelId" = ANY (scope_models)
         UNION SELECT p.model_id, p.base_model FROM bmm.inc_pair p WHERE p.model_id = ANY (scope_models)
+        UNION SELECT t."modelId", t."baseModel" FROM "ModelBaseModelMetric" t WHERE t."modelId" = ANY (scope_models)
     ), desired AS MATERIALIZED (
         SELECT p.model_id AS "modelId", p.base_model AS "baseModel", p.thumbs AS "thumbsUpCount",
                least(p.downloads, 2147483647)::int AS "downloadCount", least(p.images, 2147483647)::int AS "imageCount",
@@ -138,11 +142,12 @@ BEGIN
 END;
 $$;
 
--- Applies the changes of @models (their versions and version metrics, and the model rows) and of
--- @reviews as exact deltas against the applied state, then writes the visible rows that moved.
+-- Applies the changes of @changed_models (their versions and version metrics, and the model rows)
+-- and of @changed_reviews as exact deltas against the applied state, then writes the visible rows
+-- that moved, and every row of @structural_models (those changed through a version or the model row).
 -- Idempotent: applying the same ids again finds nothing different and writes nothing.
 -- anomalies counts state that went below zero, which only drift can cause (reconciliation repairs it).
-CREATE FUNCTION bmm.inc_apply(changed_models INTEGER[], changed_reviews INTEGER[],
+CREATE FUNCTION bmm.inc_apply(changed_models INTEGER[], changed_reviews INTEGER[], structural_models INTEGER[],
     OUT inserted BIGINT, OUT updated BIGINT, OUT deleted BIGINT, OUT desired BIGINT, OUT clamped TEXT,
     OUT version_changes BIGINT, OUT review_changes BIGINT, OUT anomalies BIGINT)
 LANGUAGE plpgsql AS $$
@@ -268,7 +273,7 @@ BEGIN
     anomalies := negative_users + negative_pairs;
 
     SELECT w.inserted, w.updated, w.deleted, w.desired, w.clamped INTO inserted, updated, deleted, desired, clamped
-    FROM bmm.inc_write(changed_models) w;
+    FROM bmm.inc_write(structural_models) w;
 END;
 $$;
 
@@ -355,7 +360,7 @@ BEGIN
         SELECT r.review_id FROM bmm.inc_version v JOIN bmm.inc_review r ON r.version_id = v.version_id
         WHERE v.model_id = ANY (repair_models)
     ) ids;
-    PERFORM bmm.inc_apply(repair_models, review_ids);
+    PERFORM bmm.inc_apply(repair_models, review_ids, repair_models);
 
     DELETE FROM bmm.inc_thumb WHERE model_id = ANY (repair_models);
     INSERT INTO bmm.inc_thumb (model_id, base_model, user_id, reviews)
