@@ -13,13 +13,17 @@ internal static class FollowCommand
         {
             Description = "Longest wait between two looks at the change log without a notification (default: Follow:PollSeconds, 1).",
         };
+        var metricsUrl = new Option<string?>("--metrics-url")
+        {
+            Description = "Where /metrics and /health are served (default: Follow:MetricsUrl, http://127.0.0.1:9465/; host + listens on every address; empty: none).",
+        };
         var rebuild = new Option<bool>("--rebuild")
         {
             Description = "Rebuild the incremental state from a snapshot before following (it is built on first use anyway).",
         };
         var command = new Command("follow", "Apply changes continuously with the incremental strategy (seconds of freshness) until stopped (Ctrl+C, SIGTERM).")
         {
-            pollSeconds, rebuild,
+            pollSeconds, metricsUrl, rebuild,
         };
         command.SetAction((parse, ct) => CliApp.ExecuteAsync(parse, ct, async (env, token) =>
         {
@@ -28,11 +32,15 @@ internal static class FollowCommand
                 PollSeconds = parse.GetValue(pollSeconds) ?? env.Follow.PollSeconds,
                 ReconcileSeconds = env.Follow.ReconcileSeconds,
                 MaintenanceSeconds = env.Follow.MaintenanceSeconds,
+                MetricsUrl = parse.GetValue(metricsUrl) ?? env.Follow.MetricsUrl,
+                UnhealthyAfterSeconds = env.Follow.UnhealthyAfterSeconds,
             };
             options.Validate();
+            // Bad usage fails here, before the database is touched or a port is bound.
+            if (!string.IsNullOrWhiteSpace(options.MetricsUrl)) Serve.MetricsEndpoint.NormalizePrefix(options.MetricsUrl);
             var dataSource = await env.DataSourceAsync(token);
             await Migrator.RequireJobSchemaAsync(dataSource, token);
-            await new Follower(dataSource, env.Job, options, env.Time, env.Logger, env.Metrics).RunAsync(parse.GetValue(rebuild), token);
+            await FollowHost.RunAsync(dataSource, env.Job, options, parse.GetValue(rebuild), env.Time, env.Logger, env.Metrics, token);
             return ExitCodes.Success;
         }));
         return command;

@@ -12,8 +12,15 @@ public sealed class FollowOptions
     /// <summary>How often consumed change-log partitions are truncated and dropped.</summary>
     public double MaintenanceSeconds { get; set; } = 60;
 
+    /// <summary>Where /metrics and /health are served while following (next to serve's default port); empty serves none.</summary>
+    public string MetricsUrl { get; set; } = "http://127.0.0.1:9465/";
+
+    /// <summary>/health turns unhealthy when the oldest unapplied change, or the follower's last completed pass, is older than this.</summary>
+    public double UnhealthyAfterSeconds { get; set; } = 60;
+
     internal void Validate()
     {
+        if (UnhealthyAfterSeconds <= 0) throw new UsageException("Follow:UnhealthyAfterSeconds must be positive.");
         if (PollSeconds <= 0) throw new UsageException("Follow:PollSeconds must be positive.");
         if (ReconcileSeconds <= 0) throw new UsageException("Follow:ReconcileSeconds must be positive.");
         if (MaintenanceSeconds <= 0) throw new UsageException("Follow:MaintenanceSeconds must be positive.");

@@ -20,6 +20,11 @@ namespace Bmm.Follow;
 public sealed class Follower(NpgsqlDataSource dataSource, JobOptions job, FollowOptions options, TimeProvider time, ILogger logger, JobMetrics metrics)
 {
     private static readonly TimeSpan BackoffCeiling = TimeSpan.FromSeconds(30);
+    private static readonly TimeSpan WakeTimeout = TimeSpan.FromSeconds(10);
+    private long _lastTickTicks = time.GetUtcNow().UtcTicks;
+
+    /// <summary>When the loop last completed a pass (or started), for /health.</summary>
+    public DateTimeOffset LastTickAt => new(Interlocked.Read(ref _lastTickTicks), TimeSpan.Zero);
 
     /// <summary>
     /// Follows until <paramref name="stop"/> is cancelled; a transaction in flight rolls back.
@@ -78,7 +83,7 @@ public sealed class Follower(NpgsqlDataSource dataSource, JobOptions job, Follow
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(stop, runnerLock.Lost);
         var ct = linked.Token;
         await using var listener = await dataSource.OpenConnectionAsync(ct);
-        await using (var listen = new NpgsqlCommand("LISTEN bmm_change_log", listener))
+        await using (var listen = new NpgsqlCommand(FollowSql.Listen, listener))
             await listen.ExecuteNonQueryAsync(ct);
 
         var context = new RefreshContext(dataSource, job, time, logger, metrics);
@@ -92,7 +97,9 @@ public sealed class Follower(NpgsqlDataSource dataSource, JobOptions job, Follow
         while (true)
         {
             ct.ThrowIfCancellationRequested();
-            if (!await RefreshRunner.IsPausedAsync(dataSource, ct))
+            if (await RefreshRunner.IsPausedAsync(dataSource, ct))
+                Interlocked.Exchange(ref _lastTickTicks, time.GetUtcNow().UtcTicks);
+            else
             {
                 var started = Stopwatch.GetTimestamp();
                 var result = new RefreshResult();
@@ -100,6 +107,7 @@ public sealed class Follower(NpgsqlDataSource dataSource, JobOptions job, Follow
                 await IncrementalStrategy.ApplyPendingAsync(context, result, () => false, ct);
                 if (result.Batches > 0) Record(result, Stopwatch.GetElapsedTime(started).TotalSeconds);
                 onProgress();
+                Interlocked.Exchange(ref _lastTickTicks, time.GetUtcNow().UtcTicks);
 
                 var now = time.GetUtcNow();
                 if (now >= nextMaintenance)
@@ -113,9 +121,32 @@ public sealed class Follower(NpgsqlDataSource dataSource, JobOptions job, Follow
                     await ReconcileAsync(reconciler, reconcileInterval, ct);
                 }
             }
-            // Returns at once for a notification that arrived while applying.
-            await listener.WaitAsync(TimeSpan.FromSeconds(options.PollSeconds), ct);
+            await WaitForChangeAsync(listener, TimeSpan.FromSeconds(options.PollSeconds), ct);
         }
+    }
+
+    /// <summary>
+    /// Returns at a notification (at once for one that arrived while applying), after the poll
+    /// interval, or at a stop. Npgsql's WaitAsync can hang when its own timeout or cancellation
+    /// fires (npgsql/npgsql#5975; seen here with both), so it is given neither: the wait ends at a
+    /// notification, and the poll interval or a stop sends one to end it.
+    /// </summary>
+    private async Task WaitForChangeAsync(NpgsqlConnection listener, TimeSpan poll, CancellationToken cancellationToken)
+    {
+        var waiting = listener.WaitAsync(CancellationToken.None);
+        using var tick = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var ticking = Task.Delay(poll, time, tick.Token);
+        var first = await Task.WhenAny(waiting, ticking);
+        await tick.CancelAsync();
+        if (first != waiting)
+        {
+            await using (var wake = dataSource.CreateCommand(FollowSql.Wake))
+                await wake.ExecuteNonQueryAsync(CancellationToken.None);
+            if (await Task.WhenAny(waiting, Task.Delay(WakeTimeout, time, CancellationToken.None)) != waiting)
+                throw new TimeoutException("The listening connection did not receive its own wake-up notification.");
+        }
+        await waiting;
+        cancellationToken.ThrowIfCancellationRequested();
     }
 
     private async Task ReconcileAsync(Reconciler reconciler, TimeSpan interval, CancellationToken cancellationToken)

@@ -6,12 +6,18 @@ namespace Bmm.Serve;
 /// <summary>What /health answers: healthy, or not with a one-line reason.</summary>
 public sealed record HealthReport(bool Healthy, string Reason);
 
+/// <summary>What /health asks.</summary>
+public interface IHealthCheck
+{
+    Task<HealthReport> CheckAsync(CancellationToken cancellationToken);
+}
+
 /// <summary>
 /// The data is healthy while its age stays within <c>intervals</c> schedule intervals. The age
 /// is the larger of the lag of the oldest change not yet applied and the time since the last
 /// successful run finished, so both a stuck consumer and a job that stopped running show.
 /// </summary>
-public sealed class HealthCheck(JobStateCache state, CronSchedule schedule, int intervals, TimeProvider time)
+public sealed class HealthCheck(JobStateCache state, CronSchedule schedule, int intervals, TimeProvider time) : IHealthCheck
 {
     private readonly DateTimeOffset _servingSince = time.GetUtcNow();
 

@@ -20,7 +20,7 @@ public sealed partial class MetricsEndpoint : IAsyncDisposable
     private readonly HttpListener _listener;
     private readonly CollectorRegistry _registry;
     private readonly JobStateCache _state;
-    private readonly HealthCheck _health;
+    private readonly IHealthCheck _health;
     private readonly ILogger _logger;
     private readonly CancellationTokenSource _stop = new();
     private readonly Task _acceptLoop;
@@ -28,7 +28,7 @@ public sealed partial class MetricsEndpoint : IAsyncDisposable
     private readonly string _healthPath;
     private int _lastHealthy = -1;
 
-    private MetricsEndpoint(HttpListener listener, string prefix, CollectorRegistry registry, JobStateCache state, HealthCheck health, ILogger logger)
+    private MetricsEndpoint(HttpListener listener, string prefix, CollectorRegistry registry, JobStateCache state, IHealthCheck health, ILogger logger)
     {
         _listener = listener;
         _registry = registry;
@@ -56,7 +56,7 @@ public sealed partial class MetricsEndpoint : IAsyncDisposable
     }
 
     /// <summary>Starts listening; a prefix that cannot be bound (port taken, no permission) is a usage error.</summary>
-    public static MetricsEndpoint Start(string prefix, CollectorRegistry registry, JobStateCache state, HealthCheck health, ILogger logger)
+    public static MetricsEndpoint Start(string prefix, CollectorRegistry registry, JobStateCache state, IHealthCheck health, ILogger logger)
     {
         var listener = new HttpListener { IgnoreWriteExceptions = true };
         listener.Prefixes.Add(prefix);

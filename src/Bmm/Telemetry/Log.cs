@@ -62,6 +62,9 @@ internal static partial class Log
     [LoggerMessage(3011, LogLevel.Debug, "Applied {Changes} changes in {Batches} transactions: {Inserted} inserted, {Updated} updated, {Deleted} deleted in {Seconds:F3}s")]
     public static partial void FollowApplied(ILogger logger, long changes, int batches, long inserted, long updated, long deleted, double seconds);
 
+    [LoggerMessage(3017, LogLevel.Information, "Metrics and health of the follower at {MetricsUrl}")]
+    public static partial void FollowEndpoint(ILogger logger, string metricsUrl);
+
     [LoggerMessage(3012, LogLevel.Information, "Another runner holds the lock; following starts when it is released")]
     public static partial void FollowWaitingForLock(ILogger logger);
 

@@ -157,7 +157,10 @@ public sealed class FollowTests : FreshDatabaseTest
     public async Task Two_followers_at_once_one_works_and_the_other_takes_over_when_it_stops()
     {
         await PopulateAsync();
-        const string LockHolders = "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted AND classid = 98 AND objid = 1835859969";
+        const string LockHolders = """
+            SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted AND classid = 98 AND objid = 1835859969
+              AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
+            """;
         var first = StartFollower(pollSeconds: 0.2);
         await WaitUntilBootstrappedAsync();
         await using var second = StartFollower(pollSeconds: 0.2);
@@ -184,7 +187,10 @@ public sealed class FollowTests : FreshDatabaseTest
     {
         await PopulateAsync();
         await Db.RunAsync("incremental");
-        var environment = new Dictionary<string, string> { ["BMM_Job__IncrementalBatchRows"] = "3", ["BMM_Follow__PollSeconds"] = "0.1" };
+        var environment = new Dictionary<string, string>
+        {
+            ["BMM_Job__IncrementalBatchRows"] = "3", ["BMM_Follow__PollSeconds"] = "0.1", ["BMM_Follow__MetricsUrl"] = $"http://127.0.0.1:{Serve.RunningServe.FreePort()}/",
+        };
         var random = new Random(7);
         for (var round = 0; round < 6; round++)
         {
@@ -221,5 +227,35 @@ public sealed class FollowTests : FreshDatabaseTest
         await Db.RunAsync("incremental");
         await Db.AssertMatchesOracleAsync("after the bootstrap and the writes");
         await Db.AssertIncrementalStateMatchesAsync("after the bootstrap and the writes");
+    }
+
+    [Fact]
+    public async Task Follow_serves_metrics_and_health()
+    {
+        await PopulateAsync();
+        var url = $"http://127.0.0.1:{Serve.RunningServe.FreePort()}/";
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);
+        var options = new FollowOptions { PollSeconds = 0.2, MetricsUrl = url };
+        var following = Task.Run(() => FollowHost.RunAsync(Db.DataSource, Db.Options, options, false, TimeProvider.System, NullLogger.Instance, Db.Metrics, stop.Token), TestContext.Current.CancellationToken);
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(5) };
+        await WaitForAsync(async () =>
+        {
+            if (following.IsCompleted) await following;
+            try
+            {
+                return (await http.GetAsync(url + "health", TestContext.Current.CancellationToken)).IsSuccessStatusCode;
+            }
+            catch (HttpRequestException)
+            {
+                return false;
+            }
+        }, "/health to answer 200");
+        await Site.Review(9_001, 1, userId: 42);
+        await WaitUntilCaughtUpAsync();
+        var metrics = await http.GetStringAsync(url + "metrics", TestContext.Current.CancellationToken);
+        Assert.Contains("\nbmm_lag_seconds ", metrics, StringComparison.Ordinal);
+        Assert.True(Serve.RunningServe.Value(metrics, "bmm_rows_written_total") >= 1, metrics);
+        await stop.CancelAsync();
+        await following;
     }
 }

@@ -1,0 +1,10 @@
+namespace Bmm.Follow;
+
+/// <summary>The follower's statements; the channel is the one the capture triggers notify.</summary>
+internal static class FollowSql
+{
+    public const string Listen = "LISTEN bmm_change_log";
+
+    /// <summary>Ends the follower's own wait (other followers only wait on the lock, not on the channel).</summary>
+    public const string Wake = "SELECT pg_notify('bmm_change_log', 'wake')";
+}
