@@ -19,6 +19,9 @@ internal static class BenchSql
     /// </summary>
     public const string Settle = "VACUUM (ANALYZE)";
 
+    /// <summary>Not CONCURRENTLY: nothing reads the base while it is prepared.</summary>
+    public const string RefreshReviewStats = "REFRESH MATERIALIZED VIEW bmm.review_stats";
+
     public const string Prewarm = """
         CREATE EXTENSION IF NOT EXISTS pg_prewarm;
         SELECT sum(pg_prewarm(c.oid)) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
