@@ -41,7 +41,8 @@ public static class BenchChart
         plot.Axes.Bottom.TickGenerator = groups;
         for (var i = 0; i < series.Count; i++)
             plot.Legend.ManualItems.Add(new LegendItem { LabelText = series[i], FillColor = palette.GetColor(i) });
-        plot.ShowLegend(Alignment.UpperRight);
+        // Beside the bars, not over them: with five strategies and the floor it would hide a group.
+        plot.ShowLegend(Edge.Right);
         plot.Axes.Left.Label.Text = "refresh time (log scale)";
         plot.Title($"bmm bench, {report.Scale} scale: median of {report.Repeat} trials");
         plot.Axes.SetLimitsY(-1, Math.Max(1, bars.Count == 0 ? 1 : bars.Max(b => b.Value) + 0.5));

@@ -22,7 +22,7 @@ public sealed record BenchOptions
     public SeedScale Scale { get; init; } = SeedScale.Small;
     public int Seed { get; init; } = 42;
     public IReadOnlyList<BenchScenario> Scenarios { get; init; } = [BenchScenario.Steady, BenchScenario.Catchup, BenchScenario.Quiet, BenchScenario.Hour];
-    public IReadOnlyList<string> Strategies { get; init; } = ["sequential", "phase1", "setbased"];
+    public IReadOnlyList<string> Strategies { get; init; } = ["sequential", "phase1", "setbased", "reviews-mv", "incremental"];
     public int Repeat { get; init; } = 5;
     /// <summary>Bound on the whole run; each trial gets an equal share and is stopped past it.</summary>
     public TimeSpan Budget { get; init; } = TimeSpan.FromMinutes(60);

@@ -27,8 +27,9 @@ public sealed class BenchCommandTests(TestDatabase db) : IClassFixture<TestDatab
             {
                 Assert.True(scenario.GetProperty("floor").GetProperty("seconds").GetDouble() >= 0);
                 var strategies = scenario.GetProperty("strategies").EnumerateArray().ToDictionary(s => s.GetProperty("strategy").GetString()!);
-                Assert.Equal(["phase1", "sequential", "setbased"], strategies.Keys.Order());
+                Assert.Equal(["incremental", "phase1", "reviews-mv", "sequential", "setbased"], strategies.Keys.Order());
                 Assert.Equal(0, strategies["setbased"].GetProperty("drift").GetInt64());
+                Assert.Equal(0, strategies["incremental"].GetProperty("drift").GetInt64());
             }
             Assert.Contains("× floor", await File.ReadAllTextAsync(markdown, TestContext.Current.CancellationToken));
             var image = await File.ReadAllBytesAsync(png, TestContext.Current.CancellationToken);
