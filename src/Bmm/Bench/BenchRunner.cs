@@ -48,10 +48,15 @@ public sealed class BenchRunner(string adminConnectionString, BenchOptions optio
         {
             await ReadSettingsAsync(admin, report.Settings, cancellationToken);
             var baseDatabase = await EnsureBaseAsync(databases, report, cancellationToken);
-            var trialCount = options.Scenarios.Count * options.Strategies.Count * options.Repeat;
-            var share = options.Budget / Math.Max(1, trialCount);
+            // The follow scenario runs for a fixed time: the trials share what it leaves.
+            var following = options.Scenarios.Contains(BenchScenario.Follow);
+            var trialBudget = options.Budget - (following ? FollowScenario.Duration(options) : TimeSpan.Zero);
+            var trialCount = options.Scenarios.Count(s => s != BenchScenario.Follow) * options.Strategies.Count * options.Repeat;
+            var share = (trialBudget > TimeSpan.Zero ? trialBudget : TimeSpan.Zero) / Math.Max(1, trialCount);
             foreach (var scenario in options.Scenarios)
-                report.Scenarios.Add(await RunScenarioAsync(databases, baseDatabase, scenario, share, cancellationToken));
+                report.Scenarios.Add(scenario == BenchScenario.Follow
+                    ? await RunFollowAsync(databases, baseDatabase, () => options.Budget - started.Elapsed, cancellationToken)
+                    : await RunScenarioAsync(databases, baseDatabase, scenario, share, cancellationToken));
         }
         finally
         {
@@ -176,6 +181,13 @@ public sealed class BenchRunner(string adminConnectionString, BenchOptions optio
             Strategies = Summarize(trials, floor),
         };
     }
+
+    private async Task<ScenarioReport> RunFollowAsync(BenchDatabases databases, string baseDatabase, Func<TimeSpan> budgetLeft, CancellationToken cancellationToken) => new()
+    {
+        Scenario = BenchScenario.Follow,
+        Window = $"1x and 10x the site's rate, {options.FollowWindow.TotalSeconds:0} s each, with bmm follow running",
+        Follow = await new FollowScenario(databases, baseDatabase, options, logger, progress).RunAsync(budgetLeft, cancellationToken),
+    };
 
     private async Task<FloorResult> MeasureFloorAsync(BenchDatabases databases, string template, BenchScenario scenario, CancellationToken cancellationToken)
     {
