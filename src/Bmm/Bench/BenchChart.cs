@@ -2,18 +2,22 @@ using ScottPlot;
 
 namespace Bmm.Bench;
 
-/// <summary>One bar group per scenario, one bar per strategy (and the floor), on a log scale.</summary>
+/// <summary>
+/// One bar group per scenario, one bar per strategy (and the floor), on a log scale. The follow
+/// scenario is left out: it measures freshness, not refresh time (its table is in the Markdown).
+/// </summary>
 public static class BenchChart
 {
     public static void Save(BenchReport report, string path)
     {
         var plot = new Plot();
-        var series = report.Scenarios.SelectMany(s => s.Strategies.Select(x => x.Strategy)).Distinct().Prepend("floor").ToList();
+        var scenarios = report.Scenarios.Where(s => s.Scenario != BenchScenario.Follow).ToList();
+        var series = scenarios.SelectMany(s => s.Strategies.Select(x => x.Strategy)).Distinct().Prepend("floor").ToList();
         var palette = new ScottPlot.Palettes.Category10();
         var bars = new List<Bar>();
-        for (var group = 0; group < report.Scenarios.Count; group++)
+        for (var group = 0; group < scenarios.Count; group++)
         {
-            var scenario = report.Scenarios[group];
+            var scenario = scenarios[group];
             for (var i = 0; i < series.Count; i++)
             {
                 double? seconds = series[i] == "floor"
@@ -36,12 +40,13 @@ public static class BenchChart
         for (var e = -1; e <= 6; e++) ticks.AddMajor(e, labels[e + 1]);
         plot.Axes.Left.TickGenerator = ticks;
         var groups = new ScottPlot.TickGenerators.NumericManual();
-        for (var group = 0; group < report.Scenarios.Count; group++)
-            groups.AddMajor(group * (series.Count + 1) + (series.Count - 1) / 2.0, report.Scenarios[group].Scenario.ToString().ToLowerInvariant());
+        for (var group = 0; group < scenarios.Count; group++)
+            groups.AddMajor(group * (series.Count + 1) + (series.Count - 1) / 2.0, scenarios[group].Scenario.ToString().ToLowerInvariant());
         plot.Axes.Bottom.TickGenerator = groups;
         for (var i = 0; i < series.Count; i++)
             plot.Legend.ManualItems.Add(new LegendItem { LabelText = series[i], FillColor = palette.GetColor(i) });
-        plot.ShowLegend(Alignment.UpperRight);
+        // Beside the bars, not over them: with five strategies and the floor it would hide a group.
+        plot.ShowLegend(Edge.Right);
         plot.Axes.Left.Label.Text = "refresh time (log scale)";
         plot.Title($"bmm bench, {report.Scale} scale: median of {report.Repeat} trials");
         plot.Axes.SetLimitsY(-1, Math.Max(1, bars.Count == 0 ? 1 : bars.Max(b => b.Value) + 0.5));

@@ -19,6 +19,11 @@ public static class BenchMarkdown
         {
             md.AppendLine(c, $"### {scenario.Scenario} ({scenario.Window})");
             md.AppendLine();
+            if (scenario.Follow is { } follow)
+            {
+                RenderFollow(md, follow);
+                continue;
+            }
             if (scenario.Floor is { } floor)
                 md.AppendLine(c, $"Floor: {Seconds(floor.Seconds)} to write the {floor.Inserted + floor.Updated + floor.Deleted:N0} rows the window requires ({floor.Inserted:N0} inserted, {floor.Updated:N0} updated, {floor.Deleted:N0} deleted; {floor.WalBytes / 1048576.0:F1} MB of WAL).");
             md.AppendLine();
@@ -59,6 +64,24 @@ public static class BenchMarkdown
         return md.ToString();
     }
 
+    private static void RenderFollow(StringBuilder md, FollowReport follow)
+    {
+        var c = CultureInfo.InvariantCulture;
+        if (follow.Error is { } error) md.AppendLine(c, $"Failed: {error}").AppendLine();
+        if (follow.Note is { } note) md.AppendLine(c, $"Note: {note}.").AppendLine();
+        if (follow.ReviewStatsRefreshSeconds is { } refresh)
+            md.AppendLine(c, $"`REFRESH MATERIALIZED VIEW CONCURRENTLY bmm.review_stats` on the same data: {Seconds(refresh)} (reviews-mv's thumbs-up counts are stale by up to Job:ReviewsMvRefreshMinutes plus that).").AppendLine();
+        if (follow.Rates.Count == 0) return;
+        md.AppendLine(c, $"Commit to visible row: a probe adds one download to version {follow.ProbeVersionId} (model {follow.ProbeModelId}, {follow.ProbeBaseModel}, the median pair by downloads) every 200 ms in its own transaction; its row is read every 5 ms.");
+        md.AppendLine();
+        md.AppendLine("| rate | seconds | probes | p50 | p99 | max | not seen | voided | metric rows / min | review changes / min | transactions / min | simulator busy |");
+        md.AppendLine("|---|---|---|---|---|---|---|---|---|---|---|---|");
+        foreach (var r in follow.Rates)
+            md.AppendLine(c, $"| {r.Rate:0.##}x | {r.Seconds:F0} | {r.Probes:N0} | {Ms(r.P50Ms)} | {Ms(r.P99Ms)} | {Ms(r.MaxMs)} | {r.Unseen:N0} | {r.Voided:N0} | {r.MetricRowsPerMinute:N0} | {r.ReviewChangesPerMinute:N0} | {r.TransactionsPerMinute:N0} | {r.SimulatorSeconds:F1} s |");
+        md.AppendLine();
+    }
+
+    private static string Ms(double? ms) => ms is { } v ? v.ToString("0", CultureInfo.InvariantCulture) + " ms" : "–";
     private static string Seconds(double s) => s < 1 ? $"{s * 1000:F1} ms" : $"{s:F2} s";
     private static string Ratio(double? r) => r is { } v ? v.ToString("0.00", CultureInfo.InvariantCulture) : "–";
     private static string Count(double? n) => n is { } v ? v.ToString("N0", CultureInfo.InvariantCulture) : "–";

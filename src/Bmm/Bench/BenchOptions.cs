@@ -14,6 +14,8 @@ public enum BenchScenario
     Quiet,
     /// <summary>Twelve 5-minute windows on one database, each followed by a run.</summary>
     Hour,
+    /// <summary>Freshness from commit to visible row with <c>bmm follow</c> running under load; no per-strategy trials.</summary>
+    Follow,
 }
 
 /// <summary>What <c>bmm bench</c> measures.</summary>
@@ -21,8 +23,8 @@ public sealed record BenchOptions
 {
     public SeedScale Scale { get; init; } = SeedScale.Small;
     public int Seed { get; init; } = 42;
-    public IReadOnlyList<BenchScenario> Scenarios { get; init; } = [BenchScenario.Steady, BenchScenario.Catchup, BenchScenario.Quiet, BenchScenario.Hour];
-    public IReadOnlyList<string> Strategies { get; init; } = ["sequential", "phase1", "setbased"];
+    public IReadOnlyList<BenchScenario> Scenarios { get; init; } = [BenchScenario.Steady, BenchScenario.Catchup, BenchScenario.Quiet, BenchScenario.Hour, BenchScenario.Follow];
+    public IReadOnlyList<string> Strategies { get; init; } = ["sequential", "phase1", "setbased", "reviews-mv", "incremental"];
     public int Repeat { get; init; } = 5;
     /// <summary>Bound on the whole run; each trial gets an equal share and is stopped past it.</summary>
     public TimeSpan Budget { get; init; } = TimeSpan.FromMinutes(60);
@@ -30,6 +32,8 @@ public sealed record BenchOptions
     public double Rate { get; init; } = 1;
     /// <summary>Minutes of simulated backlog in the catch-up scenario.</summary>
     public int CatchupMinutes { get; init; } = 24 * 60;
+    /// <summary>How long the follow scenario runs its load and probes at each rate.</summary>
+    public TimeSpan FollowWindow { get; init; } = TimeSpan.FromSeconds(180);
     /// <summary>Timed reads per feed query.</summary>
     public int FeedReads { get; init; } = 30;
     public string? JsonPath { get; init; }
@@ -40,6 +44,6 @@ public sealed record BenchOptions
         list.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
             .Select(name => Enum.TryParse<BenchScenario>(name, ignoreCase: true, out var scenario)
                 ? scenario
-                : throw new UsageException($"Unknown scenario '{name}': choose among steady, catchup, quiet, hour."))
+                : throw new UsageException($"Unknown scenario '{name}': choose among steady, catchup, quiet, hour, follow."))
             .Distinct().ToList();
 }

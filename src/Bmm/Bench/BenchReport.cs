@@ -71,6 +71,45 @@ public sealed record StrategySummary
     public long? Drift { get; init; }
 }
 
+/// <summary>One rate of the follow scenario: how fresh the table stayed under that load.</summary>
+public sealed record FollowRate
+{
+    /// <summary>Rate of the load, as a multiple of the site's.</summary>
+    public double Rate { get; init; }
+    /// <summary>Seconds the load and the probes ran.</summary>
+    public double Seconds { get; init; }
+    /// <summary>Probes committed and counted: seen, or never seen within the grace period.</summary>
+    public int Probes { get; init; }
+    /// <summary>Probes not visible by the end of the grace period; not in the percentiles.</summary>
+    public int Unseen { get; init; }
+    /// <summary>Probes not counted because the load had just moved the probe's version or lowered its pair's sum.</summary>
+    public int Voided { get; init; }
+    public double? P50Ms { get; init; }
+    public double? P99Ms { get; init; }
+    public double? MaxMs { get; init; }
+    /// <summary>The load actually applied (from the simulator's summaries), per real minute of the window.</summary>
+    public double MetricRowsPerMinute { get; init; }
+    public double ReviewChangesPerMinute { get; init; }
+    public double TransactionsPerMinute { get; init; }
+    /// <summary>Seconds the simulator spent writing the load, of <see cref="Seconds"/>: near it means it could not keep up.</summary>
+    public double SimulatorSeconds { get; init; }
+}
+
+/// <summary>The follow scenario: <c>bmm follow</c> running while the load and a probe writer commit.</summary>
+public sealed record FollowReport
+{
+    /// <summary>Why the scenario, or some of its rates, did not run (the budget); null when all ran.</summary>
+    public string? Note { get; init; }
+    /// <summary>The scenario's failure (e.g. the follower exited); null when it worked.</summary>
+    public string? Error { get; init; }
+    public int ProbeVersionId { get; init; }
+    public int ProbeModelId { get; init; }
+    public string ProbeBaseModel { get; init; } = "";
+    /// <summary><c>REFRESH MATERIALIZED VIEW CONCURRENTLY bmm.review_stats</c> on the same data: the cost of each refresh of reviews-mv.</summary>
+    public double? ReviewStatsRefreshSeconds { get; init; }
+    public IReadOnlyList<FollowRate> Rates { get; init; } = [];
+}
+
 public sealed record ScenarioReport
 {
     public required BenchScenario Scenario { get; init; }
@@ -79,6 +118,8 @@ public sealed record ScenarioReport
     public IReadOnlyList<StrategySummary> Strategies { get; init; } = [];
     public IReadOnlyList<TrialResult> Trials { get; init; } = [];
     public IReadOnlyList<FeedLatency> Feeds { get; init; } = [];
+    /// <summary>The follow scenario's figures; null for the other scenarios.</summary>
+    public FollowReport? Follow { get; init; }
 }
 
 public sealed record BenchReport

@@ -5,6 +5,8 @@ using Bmm.Oracle;
 using Bmm.Refresh;
 using Bmm.Schema;
 using Bmm.Seeding;
+using Bmm.Strategies.Incremental;
+using Bmm.Strategies.ReviewsMv;
 using Bmm.Telemetry;
 using Microsoft.Extensions.Logging;
 using Npgsql;
@@ -24,6 +26,8 @@ public sealed class BenchRunner(string adminConnectionString, BenchOptions optio
 
     private const int WindowMinutes = 5;
     private const int HourWindows = 12;
+    /// <summary>Raised when the base holds something new, so that a cached base is rebuilt.</summary>
+    private const int BaseGeneration = 2;
 
     public async Task<BenchReport> RunAsync(string commandLine, CancellationToken cancellationToken)
     {
@@ -44,10 +48,15 @@ public sealed class BenchRunner(string adminConnectionString, BenchOptions optio
         {
             await ReadSettingsAsync(admin, report.Settings, cancellationToken);
             var baseDatabase = await EnsureBaseAsync(databases, report, cancellationToken);
-            var trialCount = options.Scenarios.Count * options.Strategies.Count * options.Repeat;
-            var share = options.Budget / Math.Max(1, trialCount);
+            // The follow scenario runs for a fixed time: the trials share what it leaves.
+            var following = options.Scenarios.Contains(BenchScenario.Follow);
+            var trialBudget = options.Budget - (following ? FollowScenario.Duration(options) : TimeSpan.Zero);
+            var trialCount = options.Scenarios.Count(s => s != BenchScenario.Follow) * options.Strategies.Count * options.Repeat;
+            var share = (trialBudget > TimeSpan.Zero ? trialBudget : TimeSpan.Zero) / Math.Max(1, trialCount);
             foreach (var scenario in options.Scenarios)
-                report.Scenarios.Add(await RunScenarioAsync(databases, baseDatabase, scenario, share, cancellationToken));
+                report.Scenarios.Add(scenario == BenchScenario.Follow
+                    ? await RunFollowAsync(databases, baseDatabase, () => options.Budget - started.Elapsed, cancellationToken)
+                    : await RunScenarioAsync(databases, baseDatabase, scenario, share, cancellationToken));
         }
         finally
         {
@@ -58,7 +67,7 @@ public sealed class BenchRunner(string adminConnectionString, BenchOptions optio
     }
 
     /// <summary>Named by scale, seed and schema version, so that a cached base never outlives its schema.</summary>
-    private string BaseName => $"bmm_bench_{options.Scale.ToString().ToLowerInvariant()}_{options.Seed}_{Migrator.ScriptsHash()}";
+    private string BaseName => $"bmm_bench_{options.Scale.ToString().ToLowerInvariant()}_{options.Seed}_{Migrator.ScriptsHash()}_b{BaseGeneration}";
 
     private async Task<string> EnsureBaseAsync(BenchDatabases databases, BenchReport report, CancellationToken cancellationToken)
     {
@@ -72,6 +81,7 @@ public sealed class BenchRunner(string adminConnectionString, BenchOptions optio
             {
                 await Migrator.MigrateAsync(dataSource, withSiteSchema: true, cancellationToken);
                 await Seeder.SeedAsync(dataSource, new SeedOptions { Scale = options.Scale, Seed = options.Seed }, new FixedTimeProvider(SeedTime), logger, null, cancellationToken);
+                await PrepareStrategiesAsync(dataSource, cancellationToken);
                 await ExecuteAsync(dataSource, BenchSql.Settle, cancellationToken);
             }
             await databases.MarkTemplateAsync(name, cancellationToken);
@@ -84,6 +94,24 @@ public sealed class BenchRunner(string adminConnectionString, BenchOptions optio
         }
         NpgsqlConnection.ClearAllPools();
         return name;
+    }
+
+    /// <summary>
+    /// Brings every strategy's own state up to the seed, as a deployment that has been running
+    /// would have it, so that each scenario's window is all that is left to do: the incremental
+    /// state is built from the seeded data (the window then arrives as deltas), and the view of
+    /// reviews-mv is fresh as of the seed's clock (a run judges it due by its --clock, as the
+    /// baselines judge their watermark).
+    /// </summary>
+    private static async Task PrepareStrategiesAsync(NpgsqlDataSource dataSource, CancellationToken cancellationToken)
+    {
+        await IncrementalState.BootstrapAsync(dataSource, cancellationToken);
+        var started = Stopwatch.GetTimestamp();
+        await ExecuteAsync(dataSource, BenchSql.RefreshReviewStats, cancellationToken);
+        await using var record = dataSource.CreateCommand(ReviewsMvSql.RecordRefresh);
+        record.Parameters.AddWithValue("refreshed_at", SeedTime);
+        record.Parameters.AddWithValue("seconds", Stopwatch.GetElapsedTime(started).TotalSeconds);
+        await record.ExecuteNonQueryAsync(cancellationToken);
     }
 
     /// <summary>The scenario's starting database (a template) and the window it holds.</summary>
@@ -153,6 +181,13 @@ public sealed class BenchRunner(string adminConnectionString, BenchOptions optio
             Strategies = Summarize(trials, floor),
         };
     }
+
+    private async Task<ScenarioReport> RunFollowAsync(BenchDatabases databases, string baseDatabase, Func<TimeSpan> budgetLeft, CancellationToken cancellationToken) => new()
+    {
+        Scenario = BenchScenario.Follow,
+        Window = $"1x and 10x the site's rate, {options.FollowWindow.TotalSeconds:0} s each, with bmm follow running",
+        Follow = await new FollowScenario(databases, baseDatabase, options, logger, progress).RunAsync(budgetLeft, cancellationToken),
+    };
 
     private async Task<FloorResult> MeasureFloorAsync(BenchDatabases databases, string template, BenchScenario scenario, CancellationToken cancellationToken)
     {

@@ -19,6 +19,9 @@ internal static class BenchSql
     /// </summary>
     public const string Settle = "VACUUM (ANALYZE)";
 
+    /// <summary>Not CONCURRENTLY: nothing reads the base while it is prepared.</summary>
+    public const string RefreshReviewStats = "REFRESH MATERIALIZED VIEW bmm.review_stats";
+
     public const string Prewarm = """
         CREATE EXTENSION IF NOT EXISTS pg_prewarm;
         SELECT sum(pg_prewarm(c.oid)) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -111,6 +114,49 @@ internal static class BenchSql
         """;
 
     public const string DropFloor = "DROP TABLE bmm_floor_expected, bmm_floor_delete, bmm_floor_upsert";
+
+    /// <summary>
+    /// The follow scenario's probe: a Published version (with a metric row) of the median pair
+    /// by downloads, a mid-size model rather than the hottest or an idle one.
+    /// </summary>
+    public const string FollowProbe = """
+        WITH pairs AS (
+            SELECT t."modelId", t."baseModel",
+                   row_number() OVER (ORDER BY t."downloadCount", t."modelId", t."baseModel") AS n,
+                   count(*) OVER () AS total
+            FROM "ModelBaseModelMetric" t
+        )
+        SELECT v."id", p."modelId", p."baseModel"
+        FROM pairs p
+        JOIN "ModelVersion" v ON v."modelId" = p."modelId" AND v."baseModel" = p."baseModel" AND v."status" = 'Published'
+        JOIN "ModelVersionMetric" m ON m."modelVersionId" = v."id"
+        WHERE p.n >= p.total / 2
+        ORDER BY p.n, v."id"
+        LIMIT 1
+        """;
+
+    /// <summary>The probe write: one more download of the probe's version, committed on its own.</summary>
+    public const string ProbeWrite = """
+        UPDATE "ModelVersionMetric" SET "downloadCount" = "downloadCount" + 1 WHERE "modelVersionId" = @version
+        """;
+
+    /// <summary>
+    /// Sent with <see cref="ProbeWrite"/> in its transaction (one round trip): the pair's sum the
+    /// probe's commit makes current, by the table's definition, and whether the version still
+    /// counts in that pair. The load writes the same tables, so the sum is read rather than
+    /// assumed to be the last one plus one: a concurrent metric flush on the pair would otherwise
+    /// make every later probe look visible early.
+    /// </summary>
+    public const string ProbeExpected = """
+        SELECT least(coalesce(sum(m."downloadCount"::bigint), 0), 2147483647)::int, coalesce(bool_or(v."id" = @version), false)
+        FROM "ModelVersion" v LEFT JOIN "ModelVersionMetric" m ON m."modelVersionId" = v."id"
+        WHERE v."modelId" = @model AND v."baseModel" = @base_model AND v."status" = 'Published'
+        """;
+
+    /// <summary>What the feed would read for the probe's pair.</summary>
+    public const string ProbeVisible = """
+        SELECT "downloadCount" FROM "ModelBaseModelMetric" WHERE "modelId" = @model AND "baseModel" = @base_model
+        """;
 
     public const string LargestBaseModels = """
         SELECT "baseModel" FROM "ModelBaseModelMetric" GROUP BY "baseModel" ORDER BY count(*) DESC, 1 LIMIT 3

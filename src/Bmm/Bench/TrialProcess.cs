@@ -44,7 +44,7 @@ internal static class TrialProcess
     }
 
     /// <summary>This very program: the apphost, or `dotnet bmm.dll`.</summary>
-    private static ProcessStartInfo SelfInvocation()
+    public static ProcessStartInfo SelfInvocation()
     {
         var path = Environment.ProcessPath ?? throw new InvalidOperationException("The path of this program is unknown.");
         if (Path.GetFileNameWithoutExtension(path) != "dotnet") return new ProcessStartInfo(path);

@@ -12,19 +12,20 @@ internal static class BenchCommand
     public static Command Create()
     {
         var scale = new Option<string>("--scale") { Description = "Data set: tiny, small, medium or site.", DefaultValueFactory = _ => "small" };
-        var scenario = new Option<string>("--scenario") { Description = "Comma-separated scenarios: steady, catchup, quiet, hour.", DefaultValueFactory = _ => "steady,catchup,quiet,hour" };
-        var strategies = new Option<string>("--strategies") { Description = "Comma-separated strategies to compare.", DefaultValueFactory = _ => "sequential,phase1,setbased" };
+        var scenario = new Option<string>("--scenario") { Description = "Comma-separated scenarios: steady, catchup, quiet, hour, follow.", DefaultValueFactory = _ => "steady,catchup,quiet,hour,follow" };
+        var strategies = new Option<string>("--strategies") { Description = "Comma-separated strategies to compare.", DefaultValueFactory = _ => "sequential,phase1,setbased,reviews-mv,incremental" };
         var repeat = new Option<int>("--repeat") { Description = "Trials per strategy and scenario (medians are reported).", DefaultValueFactory = _ => 5 };
         var budget = new Option<double>("--budget") { Description = "Minutes for the whole benchmark; a trial past its share is stopped and reported as such.", DefaultValueFactory = _ => 60 };
         var seed = new Option<int>("--seed") { Description = "Seed of the data and of the simulated windows.", DefaultValueFactory = _ => 42 };
         var rate = new Option<double>("--rate") { Description = "Rate of the simulated windows, as a multiple of the site's.", DefaultValueFactory = _ => 1 };
         var catchupMinutes = new Option<int>("--catchup-minutes") { Description = "Minutes of backlog in the catch-up scenario.", DefaultValueFactory = _ => 24 * 60 };
+        var followSeconds = new Option<int>("--follow-seconds") { Description = "Seconds of load and probes at each rate of the follow scenario.", DefaultValueFactory = _ => 180 };
         var json = new Option<string?>("--json") { Description = "Write the report as JSON to this file." };
         var markdown = new Option<string?>("--markdown") { Description = "Write the report as Markdown to this file." };
         var png = new Option<string?>("--png") { Description = "Draw the chart (log scale) to this PNG file." };
-        var command = new Command("bench", "Measure the strategies side by side against the floor, on identical copies of one database.")
+        var command = new Command("bench", "Measure the strategies side by side against the floor, on identical copies of one database, and the freshness of bmm follow under load.")
         {
-            scale, scenario, strategies, repeat, budget, seed, rate, catchupMinutes, json, markdown, png,
+            scale, scenario, strategies, repeat, budget, seed, rate, catchupMinutes, followSeconds, json, markdown, png,
         };
         command.SetAction((parse, ct) => CliApp.ExecuteAsync(parse, ct, async (env, token) =>
         {
@@ -33,6 +34,7 @@ internal static class BenchCommand
             if (parse.GetValue(repeat) < 1) throw new UsageException("--repeat must be at least 1.");
             if (parse.GetValue(budget) <= 0) throw new UsageException("--budget must be a positive number of minutes.");
             if (parse.GetValue(rate) <= 0) throw new UsageException("--rate must be positive.");
+            if (parse.GetValue(followSeconds) < 1) throw new UsageException("--follow-seconds must be at least 1.");
             var options = new BenchOptions
             {
                 Scale = SeedProfile.Parse(parse.GetValue(scale)!),
@@ -43,6 +45,7 @@ internal static class BenchCommand
                 Seed = parse.GetValue(seed),
                 Rate = parse.GetValue(rate),
                 CatchupMinutes = Math.Max(1, parse.GetValue(catchupMinutes)),
+                FollowWindow = TimeSpan.FromSeconds(parse.GetValue(followSeconds)),
                 JsonPath = parse.GetValue(json),
                 MarkdownPath = parse.GetValue(markdown),
                 PngPath = parse.GetValue(png),

@@ -8,7 +8,7 @@ namespace Bmm.Tests.Bench;
 public sealed class BenchCommandTests(TestDatabase db) : IClassFixture<TestDatabase>
 {
     [Fact]
-    public async Task Bench_runs_every_scenario_and_writes_its_report_json_and_chart()
+    public async Task Bench_runs_every_scenario_and_strategy_and_writes_its_report_json_and_chart()
     {
         var folder = Directory.CreateTempSubdirectory("bmm-bench-test").FullName;
         try
@@ -17,19 +17,32 @@ public sealed class BenchCommandTests(TestDatabase db) : IClassFixture<TestDatab
             var markdown = Path.Combine(folder, "bench.md");
             var png = Path.Combine(folder, "bench.png");
             var result = await BmmProcess.RunAsync(db.ConnectionString, "bench", "--scale", "tiny", "--repeat", "1",
-                "--catchup-minutes", "15", "--budget", "10", "--json", json, "--markdown", markdown, "--png", png);
+                "--catchup-minutes", "15", "--follow-seconds", "8", "--budget", "20", "--json", json, "--markdown", markdown, "--png", png);
             Assert.True(result.ExitCode == ExitCodes.Success, result.ToString());
 
             using var report = JsonDocument.Parse(await File.ReadAllTextAsync(json, TestContext.Current.CancellationToken));
             var scenarios = report.RootElement.GetProperty("scenarios").EnumerateArray().ToList();
-            Assert.Equal(["steady", "catchup", "quiet", "hour"], scenarios.Select(s => s.GetProperty("scenario").GetString()));
-            foreach (var scenario in scenarios)
+            Assert.Equal(["steady", "catchup", "quiet", "hour", "follow"], scenarios.Select(s => s.GetProperty("scenario").GetString()));
+            foreach (var scenario in scenarios[..^1])
             {
                 Assert.True(scenario.GetProperty("floor").GetProperty("seconds").GetDouble() >= 0);
                 var strategies = scenario.GetProperty("strategies").EnumerateArray().ToDictionary(s => s.GetProperty("strategy").GetString()!);
-                Assert.Equal(["phase1", "sequential", "setbased"], strategies.Keys.Order());
-                Assert.Equal(0, strategies["setbased"].GetProperty("drift").GetInt64());
+                Assert.Equal(["incremental", "phase1", "reviews-mv", "sequential", "setbased"], strategies.Keys.Order());
+                foreach (var exact in new[] { "setbased", "incremental" })
+                    Assert.True(strategies[exact].GetProperty("drift").ValueKind == JsonValueKind.Number && strategies[exact].GetProperty("drift").GetInt64() == 0,
+                        $"{exact} after {scenario.GetProperty("scenario")}: {strategies[exact]}");
             }
+            var follow = scenarios[^1].GetProperty("follow");
+            Assert.Equal(JsonValueKind.Null, follow.GetProperty("error").ValueKind);
+            var rates = follow.GetProperty("rates").EnumerateArray().ToList();
+            Assert.Equal([1.0, 10.0], rates.Select(r => r.GetProperty("rate").GetDouble()));
+            foreach (var rate in rates)
+            {
+                Assert.True(rate.GetProperty("probes").GetInt32() > 0, rate.ToString());
+                Assert.True(rate.GetProperty("p50Ms").GetDouble() >= 0, rate.ToString());
+                Assert.True(rate.GetProperty("metricRowsPerMinute").GetDouble() > 0, rate.ToString());
+            }
+            Assert.True(follow.GetProperty("reviewStatsRefreshSeconds").GetDouble() >= 0);
             Assert.Contains("× floor", await File.ReadAllTextAsync(markdown, TestContext.Current.CancellationToken));
             var image = await File.ReadAllBytesAsync(png, TestContext.Current.CancellationToken);
             Assert.Equal(new byte[] { 0x89, (byte)'P', (byte)'N', (byte)'G' }, image[..4]);
