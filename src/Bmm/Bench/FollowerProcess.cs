@@ -26,6 +26,8 @@ internal sealed class FollowerProcess : IAsyncDisposable
         info.ArgumentList.Add("follow");
         info.Environment["BMM_CONNECTION"] = connectionString;
         info.Environment["BMM_Follow__PollSeconds"] = "1";
+        // No /metrics endpoint: a benchmark beside a running follow or serve must not fight over a port.
+        info.Environment["BMM_Follow__MetricsUrl"] = "";
         info.RedirectStandardOutput = true;
         info.RedirectStandardError = true;
         info.UseShellExecute = false;
