@@ -87,10 +87,13 @@ BEGIN
         JOIN bmm.inc_pair p ON p.model_id = s.model_id AND p.base_model = s.base_model
         JOIN "Model" mo ON mo."id" = p.model_id
     ), removed AS (
+        -- Probes the state's primary key, not the CTE: the scratch table has no statistics, and a
+        -- CTE the planner believes small became a nested loop over it (seconds at 6,500 rows).
         DELETE FROM "ModelBaseModelMetric" t
         USING scope s
         WHERE t."modelId" = s.model_id AND t."baseModel" = s.base_model
-          AND NOT EXISTS (SELECT 1 FROM desired d WHERE d."modelId" = t."modelId" AND d."baseModel" = t."baseModel")
+          AND NOT EXISTS (SELECT 1 FROM bmm.inc_pair p JOIN "Model" mo ON mo."id" = p.model_id
+                          WHERE p.model_id = t."modelId" AND p.base_model = t."baseModel")
         RETURNING 1
     ), changed AS (
         UPDATE "ModelBaseModelMetric" t SET
