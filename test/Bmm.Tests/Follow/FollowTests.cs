@@ -252,9 +252,14 @@ public sealed class FollowTests : FreshDatabaseTest
         }, "/health to answer 200");
         await Site.Review(9_001, 1, userId: 42);
         await WaitUntilCaughtUpAsync();
-        var metrics = await http.GetStringAsync(url + "metrics", TestContext.Current.CancellationToken);
+        // The counters are added once the apply's transaction has returned, a moment after the position moved.
+        var metrics = "";
+        await WaitForAsync(async () =>
+        {
+            metrics = await http.GetStringAsync(url + "metrics", TestContext.Current.CancellationToken);
+            return Serve.RunningServe.Value(metrics, "bmm_rows_written_total") >= 1;
+        }, "bmm_rows_written_total to count the applied review", 10);
         Assert.Contains("\nbmm_lag_seconds ", metrics, StringComparison.Ordinal);
-        Assert.True(Serve.RunningServe.Value(metrics, "bmm_rows_written_total") >= 1, metrics);
         await stop.CancelAsync();
         await following;
     }
