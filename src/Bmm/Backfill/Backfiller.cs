@@ -92,10 +92,7 @@ public static class Backfiller
         }
         if (totals.Orphans > 0) Log.BackfillOrphansRemoved(logger, totals.Orphans);
 
-        metrics.AffectedModels.Add(totals.Models + totals.Orphans, tag);
-        metrics.RowsWritten.Add(totals.Inserted + totals.Updated, tag);
-        metrics.RowsDeleted.Add(totals.Deleted, tag);
-        metrics.RowsUnchanged.Add(totals.Unchanged, tag);
+        metrics.RecordWork(tag, totals.Models + totals.Orphans, totals.Inserted, totals.Updated, totals.Deleted, totals.Unchanged);
         var report = new BackfillReport(totals.Models, totals.Batches, totals.Inserted, totals.Updated, totals.Deleted, totals.Unchanged,
             totals.Clamped, totals.Orphans, Stopwatch.GetElapsedTime(started).TotalSeconds);
         Log.BackfillFinished(logger, report.Models, report.Batches, report.Inserted, report.Updated, report.Deleted, report.Unchanged, report.Seconds);

@@ -21,7 +21,7 @@ internal static class StatusCommand
         {
             var dataSource = await env.DataSourceAsync(token);
             await Migrator.RequireJobSchemaAsync(dataSource, token);
-            var consumer = Reconcile.Reconciler.ConsumerOf(env.Job.Strategy) ?? ChangeLog.SetBasedConsumer;
+            var consumer = Reconcile.Reconciler.LagConsumerOf(env.Job.Strategy);
             var state = await ChangeLog.ReadStateAsync(dataSource, consumer, token);
             var consumers = await ChangeLog.ReadConsumersAsync(dataSource, token);
             var paused = await RefreshRunner.IsPausedAsync(dataSource, token);

@@ -166,11 +166,7 @@ public sealed class Follower(NpgsqlDataSource dataSource, JobOptions job, Follow
 
     private void Record(RefreshResult result, double seconds)
     {
-        var strategy = new KeyValuePair<string, object?>("strategy", "incremental");
-        metrics.AffectedModels.Add(result.AffectedModels, strategy);
-        metrics.RowsWritten.Add(result.Inserted + result.Updated, strategy);
-        metrics.RowsDeleted.Add(result.Deleted, strategy);
-        metrics.RowsUnchanged.Add(result.Unchanged, strategy);
+        metrics.RecordWork(new("strategy", "incremental"), result.AffectedModels, result.Inserted, result.Updated, result.Deleted, result.Unchanged);
         Log.FollowApplied(logger, result.AffectedModels, result.Batches, result.Inserted, result.Updated, result.Deleted, seconds);
     }
 }

@@ -73,16 +73,8 @@ public static class Verifier
             var transactions = new Database.Transactions(dataSource, options, logger, metrics);
             foreach (var chunk in driftedModels.Chunk(options.BatchSize))
             {
-                repaired += await transactions.RunAsync(async (c, t, ct) =>
-                {
-                    if (incremental)
-                    {
-                        var repair = await Strategies.Incremental.IncrementalState.RepairAsync(c, t, chunk, ct);
-                        return repair.Inserted + repair.Updated + repair.Deleted;
-                    }
-                    var write = await Strategies.SetBased.SetBasedStrategy.RefreshModelsAsync(c, t, chunk, ct);
-                    return write.Inserted + write.Updated + write.Deleted;
-                }, cancellationToken);
+                repaired += await transactions.RunAsync(
+                    (c, t, ct) => Strategies.Incremental.IncrementalState.RepairDriftedAsync(c, t, chunk, incremental, ct), cancellationToken);
             }
             Log.Repaired(logger, repaired);
         }

@@ -2,7 +2,6 @@ using System.Data;
 using Bmm.Configuration;
 using Bmm.Database;
 using Bmm.Strategies.Incremental;
-using Bmm.Strategies.SetBased;
 using Bmm.Telemetry;
 using Microsoft.Extensions.Logging;
 using Npgsql;
@@ -33,6 +32,9 @@ public sealed class Reconciler(NpgsqlDataSource dataSource, JobOptions options, 
         Capture.ChangeLog.SetBasedConsumer or Capture.ChangeLog.IncrementalConsumer or "reviews-mv" => strategy,
         _ => null,
     };
+
+    /// <summary>Whose lag and pending rows describe a deployment of this strategy: its own consumer, setbased's for the baselines.</summary>
+    public static string LagConsumerOf(string strategy) => ConsumerOf(strategy) ?? Capture.ChangeLog.SetBasedConsumer;
     private const int SamplesLogged = 5;
 
     /// <summary>Checks and repairs the next slice for <paramref name="consumer"/>, called about every <paramref name="interval"/>.</summary>
@@ -87,16 +89,7 @@ public sealed class Reconciler(NpgsqlDataSource dataSource, JobOptions options, 
             // Repair re-derives the models from their current state, so writes committed since the check are respected.
             var transactions = new Transactions(dataSource, options, logger, metrics);
             foreach (var chunk in driftedIds.Chunk(options.BatchSize))
-                repaired += await transactions.RunAsync(async (c, t, ct) =>
-                {
-                    if (includeState)
-                    {
-                        var write = await IncrementalState.RepairAsync(c, t, chunk, ct);
-                        return write.Inserted + write.Updated + write.Deleted;
-                    }
-                    var refreshed = await SetBasedStrategy.RefreshModelsAsync(c, t, chunk, ct);
-                    return refreshed.Inserted + refreshed.Updated + refreshed.Deleted;
-                }, cancellationToken);
+                repaired += await transactions.RunAsync((c, t, ct) => IncrementalState.RepairDriftedAsync(c, t, chunk, includeState, ct), cancellationToken);
             Log.Repaired(logger, repaired);
         }
 

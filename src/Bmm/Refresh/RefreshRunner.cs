@@ -89,10 +89,7 @@ public sealed class RefreshRunner(NpgsqlDataSource dataSource, JobOptions option
         {
             foreach (var (phase, phaseSeconds) in result.PhaseSeconds)
                 metrics.PhaseDuration.Record(phaseSeconds, new("strategy", strategy.Name), new("phase", phase));
-            metrics.AffectedModels.Add(result.AffectedModels, tags[0]);
-            metrics.RowsWritten.Add(result.Inserted + result.Updated, tags[0]);
-            metrics.RowsDeleted.Add(result.Deleted, tags[0]);
-            metrics.RowsUnchanged.Add(result.Unchanged, tags[0]);
+            metrics.RecordWork(tags[0], result.AffectedModels, result.Inserted, result.Updated, result.Deleted, result.Unchanged);
         }
         if (error is null)
             Log.RunFinished(logger, runId, strategy.Name, result!.AffectedModels, result.Batches, result.Inserted, result.Updated, result.Deleted, result.Unchanged, seconds);

@@ -43,6 +43,15 @@ public sealed class JobMetrics : IDisposable
     public Counter<long> Retries { get; }
 
     /// <summary>Observable gauges read the job's state from the database when scraped.</summary>
+    /// <summary>What one unit of work (a run, a backfill, a follower's pass) did to the table.</summary>
+    public void RecordWork(KeyValuePair<string, object?> strategy, long affectedModels, long inserted, long updated, long deleted, long unchanged)
+    {
+        AffectedModels.Add(affectedModels, strategy);
+        RowsWritten.Add(inserted + updated, strategy);
+        RowsDeleted.Add(deleted, strategy);
+        RowsUnchanged.Add(unchanged, strategy);
+    }
+
     public void ObserveState(Func<JobStateSnapshot?> read)
     {
         _meter.CreateObservableGauge("bmm_queue_depth", () => read()?.QueueDepth ?? 0, description: "Model ids waiting in the explicit queue.");

@@ -71,6 +71,22 @@ public static class IncrementalState
             reader.GetInt64(5), reader.GetInt64(6), reader.GetInt64(7));
     }
 
+    /// <summary>
+    /// Recomputes drifted models from their current state and returns the rows written: through
+    /// the incremental state where <paramref name="throughState"/> (so that it is repaired too),
+    /// else with the setbased statement.
+    /// </summary>
+    public static async Task<long> RepairDriftedAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, int[] modelIds, bool throughState, CancellationToken cancellationToken)
+    {
+        if (throughState)
+        {
+            var repair = await RepairAsync(connection, transaction, modelIds, cancellationToken);
+            return repair.Inserted + repair.Updated + repair.Deleted;
+        }
+        var write = await SetBased.SetBasedStrategy.RefreshModelsAsync(connection, transaction, modelIds, cancellationToken);
+        return write.Inserted + write.Updated + write.Deleted;
+    }
+
     /// <summary>Re-derives everything about these models (state and visible rows) from the site's tables.</summary>
     public static async Task<IncrementalWrite> RepairAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, int[] modelIds, CancellationToken cancellationToken)
     {
