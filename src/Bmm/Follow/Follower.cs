@@ -87,7 +87,11 @@ public sealed class Follower(NpgsqlDataSource dataSource, JobOptions job, Follow
             await listen.ExecuteNonQueryAsync(ct);
 
         var context = new RefreshContext(dataSource, job, time, logger, metrics);
-        await IncrementalStrategy.BootstrapIfNeededAsync(context, new RefreshResult(), ct);
+        var bootstrapStarted = Stopwatch.GetTimestamp();
+        var bootstrap = new RefreshResult();
+        await IncrementalStrategy.BootstrapIfNeededAsync(context, bootstrap, ct);
+        // The bootstrap's writes bring the table to the state: they count like any other pass's.
+        if (bootstrap.PhaseSeconds.Count > 0) Record(bootstrap, Stopwatch.GetElapsedTime(bootstrapStarted).TotalSeconds);
         var reconciler = new Reconciler(dataSource, job, logger, metrics);
         var reconcileInterval = TimeSpan.FromSeconds(options.ReconcileSeconds);
         var nextReconcile = time.GetUtcNow() + reconcileInterval;

@@ -250,6 +250,8 @@ public sealed class FollowTests : FreshDatabaseTest
                 return false;
             }
         }, "/health to answer 200");
+        // A review written during the bootstrap would be applied by it, not by a pass.
+        await WaitUntilBootstrappedAsync();
         await Site.Review(9_001, 1, userId: 42);
         await WaitUntilCaughtUpAsync();
         // The counters are added once the apply's transaction has returned, a moment after the position moved.
