@@ -156,6 +156,26 @@ public sealed class SetBasedEdgeCaseTests : FreshDatabaseTest
     }
 
     [Fact]
+    public async Task A_run_with_nothing_pending_leaves_the_position_and_the_log_alone()
+    {
+        await Site.Model(1);
+        await Site.Version(11, 1, "SDXL 1.0");
+        await Site.Metric(11, 5, 5);
+        await RunAndAssertAsync("first");
+        const string Position = "SELECT xid || '/' || model_id || '/' || updated_at FROM bmm.consumer WHERE name = 'setbased'";
+        var position = await Db.ScalarAsync<string>(Position);
+        var quiet = await RunAndAssertAsync("quiet");
+        Assert.Equal(0, quiet.Result!.Batches);
+        Assert.Equal(["read_changes"], quiet.Result.PhaseSeconds.Keys);
+        Assert.Equal(position, await Db.ScalarAsync<string>(Position));
+        Assert.NotNull(quiet.Result.Watermark);
+
+        await Site.Metric(11, 6, 5);
+        var next = await RunAndAssertAsync("a change after the quiet run");
+        Assert.Equal(1, next.Result!.Updated);
+    }
+
+    [Fact]
     public async Task A_slice_cut_inside_one_transactions_rows_of_a_model_still_recounts_it()
     {
         await Site.Model(1);

@@ -29,7 +29,9 @@ public sealed class IncrementalStrategy : IRefreshStrategy
         var position = await ApplyPendingAsync(context, result,
             () => result.AffectedModels >= context.Options.MaxModelsPerRun || budget.Elapsed.TotalSeconds >= context.Options.MaxSecondsPerRun,
             cancellationToken);
-        await result.TimeAsync("maintenance", () => ChangeLog.MaintainAsync(context.DataSource, context.Logger, cancellationToken));
+        // A run that moved nothing leaves nothing new to clean up.
+        if (result.Batches > 0)
+            await result.TimeAsync("maintenance", () => ChangeLog.MaintainAsync(context.DataSource, context.Logger, cancellationToken));
         result.Watermark = position is { } p ? $"xid {p.Xid}" : null;
         return result;
     }

@@ -58,13 +58,21 @@ internal sealed class ChangeLogPipeline(string strategy, string consumer, BatchS
             var slice = await result.TimeAsync("read_changes",
                 () => ChangeLog.ReadSliceAsync(context.DataSource, consumer, options.ScanSize,
                     options.MaxModelsPerRun - result.AffectedModels, cancellationToken));
+            // Nothing below the horizon: the position may stay, since no row can appear behind it.
+            if (slice.LogRows == 0)
+            {
+                position = slice.From;
+                break;
+            }
             await WriteBatchesAsync(context, result, slice.ModelIds, slice.RecountIds.ToHashSet(),
                 (connection, transaction, ct) => result.TimeAsync("advance_position", () => ChangeLog.AdvanceAsync(connection, transaction, consumer, slice, ct)),
                 cancellationToken);
             position = slice.To;
             if (!slice.Full) break;
         }
-        await result.TimeAsync("maintenance", () => ChangeLog.MaintainAsync(context.DataSource, context.Logger, cancellationToken));
+        // A run that moved nothing leaves nothing new to clean up.
+        if (result.Batches > 0)
+            await result.TimeAsync("maintenance", () => ChangeLog.MaintainAsync(context.DataSource, context.Logger, cancellationToken));
         result.Watermark = position is { } p ? $"xid {p.Xid}" : null;
     }
 
