@@ -23,8 +23,13 @@ public sealed class JobOptions
     /// </summary>
     public int ScanSize { get; set; } = 5_000_000;
 
-    /// <summary>Change-log rows the incremental strategy applies per transaction; a backlog drains in steps of this size.</summary>
-    public int IncrementalBatchRows { get; set; } = 100_000;
+    /// <summary>
+    /// Change-log rows the incremental strategy applies per transaction; a backlog drains in steps
+    /// of this size. A pair changed throughout a backlog is written once per step, so larger steps
+    /// drain a day faster (medium scale: 100,000 took 27 s over 27 steps, 1,000,000 took 15 s over
+    /// 3); a step of a million rows is a few seconds' transaction and a few megabytes of ids.
+    /// </summary>
+    public int IncrementalBatchRows { get; set; } = 1_000_000;
 
     /// <summary>
     /// Continuous reconciliation (serve after each run, follow every ReconcileSeconds) checks a slice
