@@ -56,23 +56,33 @@ public static class ChangeLog
     public static async Task<ChangeSlice> ReadSliceAsync(NpgsqlDataSource dataSource, string consumer, int limit, long maxModels, CancellationToken cancellationToken)
     {
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        // As in the job's transactions: compiling a day's slice read cost more than it saved (0.4 s).
+        await using (var noJit = new NpgsqlCommand(ChangeLogSql.NoJit, connection))
+            await noJit.ExecuteNonQueryAsync(cancellationToken);
         var (from, horizon) = await ReadPositionAndHorizonAsync(connection, null, consumer, cancellationToken);
+        // A slice that takes every row below the horizon lets the position jump to the horizon.
+        var toHorizon = new LogPosition(horizon - 1, int.MaxValue);
+
+        await using (var whole = new NpgsqlCommand(ChangeLogSql.ReadWholeSlice, connection))
+        {
+            AddRange(whole, from, horizon, limit);
+            await using var all = await whole.ExecuteReaderAsync(cancellationToken);
+            await all.ReadAsync(cancellationToken);
+            var rows = all.GetInt64(0);
+            if (rows <= limit && all.GetInt64(1) <= Math.Max(1, maxModels))
+                return new ChangeSlice(all.GetFieldValue<int[]>(2), all.GetFieldValue<int[]>(3), from, rows == 0 ? from : Later(toHorizon, from), rows, Full: false);
+        }
 
         await using var slice = new NpgsqlCommand(ChangeLogSql.ReadSlice, connection);
-        slice.Parameters.AddWithValue("xid", from.Xid);
-        slice.Parameters.AddWithValue("model_id", from.ModelId);
-        slice.Parameters.AddWithValue("horizon", horizon);
-        slice.Parameters.AddWithValue("limit", limit);
+        AddRange(slice, from, horizon, limit);
         slice.Parameters.AddWithValue("max_models", Math.Max(1, maxModels));
         await using var result = await slice.ExecuteReaderAsync(cancellationToken);
         await result.ReadAsync(cancellationToken);
         var rowsRead = result.GetInt64(0);
         var kept = result.GetInt64(1);
         var full = rowsRead == limit || kept < rowsRead;
-        // A slice that took every row below the horizon lets the position jump to the horizon.
-        var to = full ? new LogPosition(result.GetInt64(2), result.GetInt32(3)) : new LogPosition(horizon - 1, int.MaxValue);
-        if ((to.Xid, to.ModelId).CompareTo((from.Xid, from.ModelId)) < 0) to = from;
-        return new ChangeSlice(result.GetFieldValue<int[]>(4), result.GetFieldValue<int[]>(5), from, to, kept, full);
+        var to = full ? new LogPosition(result.GetInt64(2), result.GetInt32(3)) : toHorizon;
+        return new ChangeSlice(result.GetFieldValue<int[]>(4), result.GetFieldValue<int[]>(5), from, Later(to, from), kept, full);
     }
 
     /// <summary>
@@ -85,18 +95,27 @@ public static class ChangeLog
     {
         var (from, horizon) = await ReadPositionAndHorizonAsync(connection, transaction, consumer, cancellationToken);
         await using var read = new NpgsqlCommand(ChangeLogSql.ReadRows, connection, transaction);
-        read.Parameters.AddWithValue("xid", from.Xid);
-        read.Parameters.AddWithValue("model_id", from.ModelId);
-        read.Parameters.AddWithValue("horizon", horizon);
-        read.Parameters.AddWithValue("limit", limit);
+        AddRange(read, from, horizon, limit);
         await using var result = await read.ExecuteReaderAsync(cancellationToken);
         await result.ReadAsync(cancellationToken);
         var rowsRead = result.GetInt64(0);
-        var full = rowsRead == limit;
+        var full = !result.IsDBNull(1);
         var to = full ? new LogPosition(result.GetInt64(1), result.GetInt32(2)) : new LogPosition(horizon - 1, int.MaxValue);
-        if ((to.Xid, to.ModelId).CompareTo((from.Xid, from.ModelId)) < 0) to = from;
-        return new ChangeRows(result.GetFieldValue<int[]>(3), result.GetFieldValue<int[]>(4), result.GetFieldValue<int[]>(5), from, to, rowsRead, full);
+        return new ChangeRows(result.GetFieldValue<int[]>(3), result.GetFieldValue<int[]>(4), result.GetFieldValue<int[]>(5),
+            from, rowsRead == 0 ? from : Later(to, from), rowsRead, full);
     }
+
+    private static void AddRange(NpgsqlCommand command, LogPosition from, long horizon, int limit)
+    {
+        command.Parameters.AddWithValue("xid", from.Xid);
+        command.Parameters.AddWithValue("model_id", from.ModelId);
+        command.Parameters.AddWithValue("horizon", horizon);
+        command.Parameters.AddWithValue("limit", limit);
+    }
+
+    /// <summary>A position never moves back (a horizon can be below a position set by a bootstrap).</summary>
+    private static LogPosition Later(LogPosition to, LogPosition from) =>
+        (to.Xid, to.ModelId).CompareTo((from.Xid, from.ModelId)) < 0 ? from : to;
 
     private static async Task<(LogPosition From, long Horizon)> ReadPositionAndHorizonAsync(NpgsqlConnection connection, NpgsqlTransaction? transaction, string consumer, CancellationToken cancellationToken)
     {

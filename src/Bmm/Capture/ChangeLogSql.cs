@@ -44,7 +44,31 @@ internal static class ChangeLogSql
         ON CONFLICT (name) DO NOTHING
         """;
 
+    /// <summary>For the session of a read outside the job's transactions (the pool resets it on return).</summary>
+    public const string NoJit = "SET jit = off";
+
     public const string ReadPosition = "SELECT xid, model_id FROM bmm.consumer WHERE name = @name";
+
+    /// <summary>
+    /// Everything past a position and below the horizon, when it is at most @limit rows: read in
+    /// no particular order (a parallel scan of the partitions and a hash of the models, five
+    /// times faster on a day's backlog than <see cref="ReadSlice"/>'s numbering in index order,
+    /// which only a cut needs). Returns the rows read, which are @limit + 1 when it does not fit,
+    /// the distinct models and those to recount.
+    /// </summary>
+    public const string ReadWholeSlice = """
+        WITH bounded AS (
+            SELECT model_id, recount FROM bmm.change_log
+            WHERE (xid, model_id) > (@xid, @model_id) AND xid < @horizon
+            LIMIT @limit::bigint + 1
+        ), models AS (
+            SELECT model_id, count(*) AS rows, bool_or(recount) AS recount FROM bounded GROUP BY model_id
+        )
+        SELECT coalesce(sum(rows), 0)::bigint, count(*),
+               coalesce(array_agg(model_id ORDER BY model_id), '{}'),
+               coalesce(array_agg(model_id ORDER BY model_id) FILTER (WHERE recount), '{}')
+        FROM models
+        """;
 
     /// <summary>
     /// The next slice past a position, below the horizon: at most @limit log rows, cut before the
@@ -81,31 +105,32 @@ internal static class ChangeLogSql
         """;
 
     /// <summary>
-    /// Up to @limit log rows past a position and below the horizon, and the rest of the
-    /// (xid, model_id) group the limit cut (the position will cover it). Returns the rows read,
-    /// the key of the last one, the models changed other than through a review, the reviews, and
-    /// the models changed other than through a version metric (a version or the model row).
+    /// The next step past a position, below the horizon: up to the @limit-th log row (found in the
+    /// index alone) and the rest of its (xid, model_id) group, which the position will cover;
+    /// everything below the horizon when fewer rows wait. The rows are then read in no particular
+    /// order and hashed, which on a million rows is much cheaper than carrying them sorted.
+    /// Returns the rows read, the cut (null when none), the models changed other than through a
+    /// review, the reviews, and the models changed other than through a version metric (a
+    /// version or the model row).
     /// </summary>
     public const string ReadRows = """
-        WITH bounded AS MATERIALIZED (
-            SELECT xid, model_id, review_id, recount FROM bmm.change_log
+        WITH cut AS (
+            SELECT xid, model_id FROM bmm.change_log
             WHERE (xid, model_id) > (@xid, @model_id) AND xid < @horizon
             ORDER BY xid, model_id
-            LIMIT @limit
-        ), last AS (
-            SELECT xid, model_id FROM bounded ORDER BY xid DESC, model_id DESC LIMIT 1
-        ), rows AS (
-            SELECT model_id, review_id, recount FROM bounded
-            UNION ALL
-            SELECT l.model_id, l.review_id, l.recount FROM bmm.change_log l, last
-            WHERE (SELECT count(*) FROM bounded) = @limit AND l.xid = last.xid AND l.model_id = last.model_id
+            OFFSET @limit - 1 LIMIT 1
+        ), grouped AS (
+            SELECT l.model_id, l.review_id, bool_or(l.recount) AS recount, count(*) AS rows
+            FROM bmm.change_log l
+            WHERE (l.xid, l.model_id) > (@xid, @model_id) AND l.xid >= @xid AND l.xid < @horizon
+              AND (l.xid, l.model_id) <= coalesce((SELECT (xid, model_id) FROM cut), (@horizon - 1, 2147483647))
+            GROUP BY l.model_id, l.review_id
         )
-        SELECT (SELECT count(*) FROM bounded), (SELECT xid FROM last), (SELECT model_id FROM last),
-               coalesce((SELECT array_agg(DISTINCT model_id) FROM rows WHERE review_id IS NULL), '{}'),
-               coalesce((SELECT array_agg(DISTINCT review_id) FROM rows WHERE review_id IS NOT NULL), '{}'),
-               coalesce((SELECT array_agg(DISTINCT model_id) FROM rows WHERE review_id IS NULL AND recount), '{}')
+        SELECT coalesce((SELECT sum(rows) FROM grouped), 0)::bigint, (SELECT xid FROM cut), (SELECT model_id FROM cut),
+               coalesce((SELECT array_agg(model_id) FROM grouped WHERE review_id IS NULL), '{}'),
+               coalesce((SELECT array_agg(DISTINCT review_id) FROM grouped WHERE review_id IS NOT NULL), '{}'),
+               coalesce((SELECT array_agg(model_id) FROM grouped WHERE review_id IS NULL AND recount), '{}')
         """;
-
     /// <summary>Moves a position only from where this runner read it: a second runner's move makes it fail.</summary>
     public const string AdvancePosition = """
         UPDATE bmm.consumer SET xid = @xid, model_id = @model_id, updated_at = now()
