@@ -17,10 +17,11 @@ public sealed record ChangeSlice(int[] ModelIds, int[] RecountIds, LogPosition F
 /// <summary>
 /// Log rows between two positions of a consumer: the models changed other than through a review
 /// (their versions, version metrics or model row), the reviews changed, and among the models those
-/// changed through a version or the model row (<see cref="StructuralIds"/>), whose every row must be rewritten.
+/// changed through a version or the model row (<see cref="StructuralIds"/>), whose every row must be rewritten,
+/// and every model the rows name (<see cref="TouchedModelIds"/>), whose table rows a step may write.
 /// <see cref="Full"/> says the read stopped at its row limit, so more changes may wait below the horizon.
 /// </summary>
-public sealed record ChangeRows(int[] ModelIds, int[] ReviewIds, int[] StructuralIds, LogPosition From, LogPosition To, long LogRows, bool Full);
+public sealed record ChangeRows(int[] ModelIds, int[] ReviewIds, int[] StructuralIds, int[] TouchedModelIds, LogPosition From, LogPosition To, long LogRows, bool Full);
 
 /// <summary>
 /// The change log written by the capture triggers, read by named consumers, each with its own
@@ -101,7 +102,7 @@ public static class ChangeLog
         var rowsRead = result.GetInt64(0);
         var full = !result.IsDBNull(1);
         var to = full ? new LogPosition(result.GetInt64(1), result.GetInt32(2)) : new LogPosition(horizon - 1, int.MaxValue);
-        return new ChangeRows(result.GetFieldValue<int[]>(3), result.GetFieldValue<int[]>(4), result.GetFieldValue<int[]>(5),
+        return new ChangeRows(result.GetFieldValue<int[]>(3), result.GetFieldValue<int[]>(4), result.GetFieldValue<int[]>(5), result.GetFieldValue<int[]>(6),
             from, rowsRead == 0 ? from : Later(to, from), rowsRead, full);
     }
 

@@ -110,8 +110,8 @@ internal static class ChangeLogSql
     /// everything below the horizon when fewer rows wait. The rows are then read in no particular
     /// order and hashed, which on a million rows is much cheaper than carrying them sorted.
     /// Returns the rows read, the cut (null when none), the models changed other than through a
-    /// review, the reviews, and the models changed other than through a version metric (a
-    /// version or the model row).
+    /// review, the reviews, the models changed other than through a version metric (a version or
+    /// the model row), and every model the rows name.
     /// </summary>
     public const string ReadRows = """
         WITH cut AS (
@@ -129,7 +129,8 @@ internal static class ChangeLogSql
         SELECT coalesce((SELECT sum(rows) FROM grouped), 0)::bigint, (SELECT xid FROM cut), (SELECT model_id FROM cut),
                coalesce((SELECT array_agg(model_id) FROM grouped WHERE review_id IS NULL), '{}'),
                coalesce((SELECT array_agg(DISTINCT review_id) FROM grouped WHERE review_id IS NOT NULL), '{}'),
-               coalesce((SELECT array_agg(model_id) FROM grouped WHERE review_id IS NULL AND recount), '{}')
+               coalesce((SELECT array_agg(model_id) FROM grouped WHERE review_id IS NULL AND recount), '{}'),
+               coalesce((SELECT array_agg(DISTINCT model_id) FROM grouped), '{}')
         """;
     /// <summary>Moves a position only from where this runner read it: a second runner's move makes it fail.</summary>
     public const string AdvancePosition = """

@@ -1,5 +1,6 @@
 using System.Data;
 using Bmm.Capture;
+using Bmm.Refresh;
 using Npgsql;
 
 namespace Bmm.Strategies.Incremental;
@@ -61,6 +62,7 @@ public static class IncrementalState
     /// <summary>Applies the changes of these models and reviews as exact deltas and writes the rows that moved.</summary>
     public static async Task<IncrementalWrite> ApplyAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, ChangeRows rows, CancellationToken cancellationToken)
     {
+        await RowLocks.LockInKeyOrderAsync(connection, transaction, rows.TouchedModelIds, cancellationToken);
         await using var command = new NpgsqlCommand(IncrementalSql.Apply, connection, transaction);
         command.Parameters.AddWithValue("models", rows.ModelIds);
         command.Parameters.AddWithValue("reviews", rows.ReviewIds);
@@ -90,6 +92,7 @@ public static class IncrementalState
     /// <summary>Re-derives everything about these models (state and visible rows) from the site's tables.</summary>
     public static async Task<IncrementalWrite> RepairAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, int[] modelIds, CancellationToken cancellationToken)
     {
+        await RowLocks.LockInKeyOrderAsync(connection, transaction, modelIds, cancellationToken);
         await using var command = new NpgsqlCommand(IncrementalSql.Repair, connection, transaction);
         command.Parameters.AddWithValue("models", modelIds);
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);

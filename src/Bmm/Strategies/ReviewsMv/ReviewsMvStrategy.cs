@@ -108,6 +108,7 @@ public sealed class ReviewsMvStrategy : IRefreshStrategy
     /// </summary>
     private static async Task<SetBasedStrategy.WriteCounts> RefreshModelsAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, int[] modelIds, int[] recountIds, CancellationToken cancellationToken)
     {
+        await RowLocks.LockInKeyOrderAsync(connection, transaction, modelIds, cancellationToken);
         await using var command = new NpgsqlCommand(ReviewsMvSql.RefreshModels, connection, transaction);
         command.Parameters.AddWithValue("ids", modelIds);
         return await SetBasedStrategy.ExecuteBatchAsync(command, cancellationToken);

@@ -40,6 +40,7 @@ public sealed class SetBasedStrategy : IRefreshStrategy
     /// </summary>
     public static async Task<WriteCounts> RefreshModelsAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, int[] modelIds, int[] recountIds, CancellationToken cancellationToken)
     {
+        await RowLocks.LockInKeyOrderAsync(connection, transaction, modelIds, cancellationToken);
         await using var command = new NpgsqlCommand(SetBasedSql.RefreshModels, connection, transaction);
         command.Parameters.AddWithValue("ids", modelIds);
         command.Parameters.AddWithValue("recount", recountIds);
