@@ -25,6 +25,7 @@ public sealed record ReconcileReport(int Low, int High, bool Wrapped, IReadOnlyL
 public sealed class Reconciler(NpgsqlDataSource dataSource, JobOptions options, ILogger logger, JobMetrics metrics)
 {
     private const int MinimumSliceModels = 500;
+    private const int SamplesLogged = 5;
 
     /// <summary>The change-log consumer a strategy reads, whose pending changes are not drift; null for the timestamp baselines, which are not reconciled.</summary>
     public static string? ConsumerOf(string strategy) => strategy switch
@@ -35,7 +36,6 @@ public sealed class Reconciler(NpgsqlDataSource dataSource, JobOptions options, 
 
     /// <summary>Whose lag and pending rows describe a deployment of this strategy: its own consumer, setbased's for the baselines.</summary>
     public static string LagConsumerOf(string strategy) => ConsumerOf(strategy) ?? Capture.ChangeLog.SetBasedConsumer;
-    private const int SamplesLogged = 5;
 
     /// <summary>Checks and repairs the next slice for <paramref name="consumer"/>, called about every <paramref name="interval"/>.</summary>
     public async Task<ReconcileReport> CheckNextSliceAsync(string consumer, TimeSpan interval, CancellationToken cancellationToken)

@@ -42,7 +42,6 @@ public sealed class JobMetrics : IDisposable
     public Counter<long> Drift { get; }
     public Counter<long> Retries { get; }
 
-    /// <summary>Observable gauges read the job's state from the database when scraped.</summary>
     /// <summary>What one unit of work (a run, a backfill, a follower's pass) did to the table.</summary>
     public void RecordWork(KeyValuePair<string, object?> strategy, long affectedModels, long inserted, long updated, long deleted, long unchanged)
     {
@@ -52,6 +51,7 @@ public sealed class JobMetrics : IDisposable
         RowsUnchanged.Add(unchanged, strategy);
     }
 
+    /// <summary>Observable gauges read the job's state from the database when scraped.</summary>
     public void ObserveState(Func<JobStateSnapshot?> read)
     {
         _meter.CreateObservableGauge("bmm_queue_depth", () => read()?.QueueDepth ?? 0, description: "Model ids waiting in the explicit queue.");
