@@ -1,10 +1,11 @@
 using System.Diagnostics;
-using System.Text.Json;
 using Bmm.Configuration;
 using Bmm.Database;
 using Bmm.Refresh;
 using Bmm.Strategies.SetBased;
+using Bmm.Strategies.Incremental;
 using Bmm.Telemetry;
+using Bmm.Writing;
 using Microsoft.Extensions.Logging;
 using Npgsql;
 
@@ -52,6 +53,7 @@ public static class Backfiller
     {
         var started = Stopwatch.GetTimestamp();
         var transactions = new Transactions(dataSource, options, logger, metrics);
+        await IncrementalState.ForgetForOtherWriterAsync(dataSource, "backfill", logger, cancellationToken);
         var tag = new KeyValuePair<string, object?>("strategy", "backfill");
         long total;
         await using (var count = dataSource.CreateCommand(BackfillSql.CountModels))
@@ -100,12 +102,12 @@ public static class Backfiller
     }
 
     /// <summary>One transaction: the next ids after <paramref name="after"/>, recomputed. A retry re-reads the ids.</summary>
-    private static Task<(int[] Ids, SetBasedStrategy.WriteCounts? Write)> RefreshNextAsync(
+    private static Task<(int[] Ids, WriteCounts? Write)> RefreshNextAsync(
         Transactions transactions, string idsSql, int after, int limit, CancellationToken cancellationToken) =>
         transactions.RunAsync(async (connection, transaction, ct) =>
         {
             var ids = await ReadIdsAsync(connection, transaction, idsSql, after, limit, ct);
-            var write = ids.Length == 0 ? null : await SetBasedStrategy.RefreshModelsAsync(connection, transaction, ids, ct);
+            var write = ids.Length == 0 ? null : await SetBasedStrategy.RefreshModelsAsync(connection, transaction, ids, Recount.Everything, ct);
             return (ids, write);
         }, cancellationToken);
 
@@ -125,18 +127,17 @@ public static class Backfiller
         public long Models, Orphans, Inserted, Updated, Deleted, Unchanged, Clamped;
         public int Batches;
 
-        public void Add(SetBasedStrategy.WriteCounts write, ILogger logger, JobMetrics metrics)
+        public void Add(WriteCounts write, ILogger logger, JobMetrics metrics)
         {
             Inserted += write.Inserted;
             Updated += write.Updated;
             Deleted += write.Deleted;
             Unchanged += write.Unchanged;
-            using var clamped = JsonDocument.Parse(write.ClampedJson);
-            foreach (var pair in clamped.RootElement.EnumerateArray())
+            foreach (var pair in write.ClampedPairs())
             {
                 Clamped++;
                 metrics.Clamps.Add(1);
-                Log.Clamped(logger, pair[0].GetInt32(), pair[1].GetString()!, pair[2].GetInt64(), pair[3].GetInt64());
+                Log.Clamped(logger, pair.ModelId, pair.BaseModel, pair.Downloads, pair.Images);
             }
         }
     }

@@ -103,9 +103,10 @@ public sealed class BenchRunner(string adminConnectionString, BenchOptions optio
     /// reviews-mv is fresh as of the seed's clock (a run judges it due by its --clock, as the
     /// baselines judge their watermark).
     /// </summary>
-    private static async Task PrepareStrategiesAsync(NpgsqlDataSource dataSource, CancellationToken cancellationToken)
+    private async Task PrepareStrategiesAsync(NpgsqlDataSource dataSource, CancellationToken cancellationToken)
     {
-        await IncrementalState.BootstrapAsync(dataSource, cancellationToken);
+        using var metrics = new JobMetrics();
+        await IncrementalState.BootstrapAsync(dataSource, new Database.Transactions(dataSource, new JobOptions(), logger, metrics), cancellationToken);
         var started = Stopwatch.GetTimestamp();
         await ExecuteAsync(dataSource, BenchSql.RefreshReviewStats, cancellationToken);
         await using var record = dataSource.CreateCommand(ReviewsMvSql.RecordRefresh);

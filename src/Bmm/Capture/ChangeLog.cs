@@ -1,27 +1,46 @@
 using Bmm.Telemetry;
 using Microsoft.Extensions.Logging;
 using Npgsql;
+using NpgsqlTypes;
 
 namespace Bmm.Capture;
 
-/// <summary>A consumer's read position: every row at or below (Xid, ModelId) is consumed.</summary>
-public readonly record struct LogPosition(long Xid, int ModelId);
+/// <summary>
+/// A consumer's read position: every log row at or below (Xid, Kind, RowId) is consumed. Rows are
+/// ordered by the writer's transaction id, then by kind and the key of the row that changed.
+/// </summary>
+public readonly record struct LogPosition(long Xid, char Kind, int RowId) : IComparable<LogPosition>
+{
+    /// <summary>Sorts after every kind: <see cref="EndOf"/> covers a whole transaction.</summary>
+    public const char EndOfTransaction = '~';
+
+    /// <summary>The position that covers every row of transaction <paramref name="xid"/> and below.</summary>
+    public static LogPosition EndOf(long xid) => new(xid, EndOfTransaction, int.MaxValue);
+
+    public int CompareTo(LogPosition other) => (Xid, Kind, RowId).CompareTo((other.Xid, other.Kind, other.RowId));
+
+    public override string ToString() => Kind == EndOfTransaction && RowId == int.MaxValue ? $"xid {Xid}" : $"xid {Xid} {Kind} {RowId}";
+}
 
 /// <summary>
-/// The distinct models changed between two positions of a consumer, and among them those whose
-/// distinct thumbs-up users must be recounted (a change other than a version metric's).
-/// <see cref="Full"/> says the slice stopped at its row or model limit, so more changes may wait below the horizon.
+/// Where a consumer is: its position, and for a recomputing consumer the sweep in progress (the
+/// rows past the position and below <see cref="SweepEnd"/> are recomputed in model order, and the
+/// models up to <see cref="SweepModel"/> are done).
 /// </summary>
-public sealed record ChangeSlice(int[] ModelIds, int[] RecountIds, LogPosition From, LogPosition To, long LogRows, bool Full);
+public sealed record ConsumerState(LogPosition Position, long? SweepEnd, int? SweepModel);
+
+/// <summary>A model a sweep recomputes, with the base models whose distinct thumbs-up users must be recounted.</summary>
+public sealed record SweepModel(int ModelId, string[] RecountBases);
 
 /// <summary>
-/// Log rows between two positions of a consumer: the models changed other than through a review
-/// (their versions, version metrics or model row), the reviews changed, and among the models those
-/// changed through a version or the model row (<see cref="StructuralIds"/>), whose every row must be rewritten,
-/// and every model the rows name (<see cref="TouchedModelIds"/>), whose table rows a step may write.
-/// <see cref="Full"/> says the read stopped at its row limit, so more changes may wait below the horizon.
+/// One incremental step: the log rows past <see cref="From"/> up to and including
+/// <see cref="To"/>; none when <see cref="IsEmpty"/>. <see cref="Full"/> says the step stopped
+/// at its row limit, so more rows may wait.
 /// </summary>
-public sealed record ChangeRows(int[] ModelIds, int[] ReviewIds, int[] StructuralIds, int[] TouchedModelIds, LogPosition From, LogPosition To, long LogRows, bool Full);
+public sealed record LogStep(ConsumerState From, LogPosition To, bool Full)
+{
+    public bool IsEmpty => To == From.Position;
+}
 
 /// <summary>
 /// The change log written by the capture triggers, read by named consumers, each with its own
@@ -32,13 +51,6 @@ public static class ChangeLog
     public const string SetBasedConsumer = "setbased";
     public const string IncrementalConsumer = "incremental";
 
-    public static async Task RegisterConsumerAsync(NpgsqlConnection connection, NpgsqlTransaction? transaction, string name, CancellationToken cancellationToken)
-    {
-        await using var command = new NpgsqlCommand(ChangeLogSql.RegisterConsumer, connection, transaction);
-        command.Parameters.AddWithValue("name", name);
-        await command.ExecuteNonQueryAsync(cancellationToken);
-    }
-
     /// <summary>Registers <paramref name="name"/>, if new, where <paramref name="from"/> is (else at the horizon).</summary>
     public static async Task RegisterConsumerAtAsync(NpgsqlConnection connection, NpgsqlTransaction? transaction, string name, string from, CancellationToken cancellationToken)
     {
@@ -48,107 +60,101 @@ public static class ChangeLog
         await command.ExecuteNonQueryAsync(cancellationToken);
     }
 
-    /// <summary>
-    /// Reads up to <paramref name="limit"/> log rows, holding at most <paramref name="maxModels"/>
-    /// distinct models, past the consumer's position and below the horizon of finished
-    /// transactions. The horizon is taken in a statement of its own, before the slice's snapshot,
-    /// so that every transaction below it is visible to the slice.
-    /// </summary>
-    public static async Task<ChangeSlice> ReadSliceAsync(NpgsqlDataSource dataSource, string consumer, int limit, long maxModels, CancellationToken cancellationToken)
+    public static async Task<ConsumerState> ReadConsumerAsync(NpgsqlConnection connection, NpgsqlTransaction? transaction, string consumer, CancellationToken cancellationToken)
     {
-        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
-        // As in the job's transactions: compiling a day's slice read cost more than it saved (0.4 s).
-        await using (var noJit = new NpgsqlCommand(ChangeLogSql.NoJit, connection))
-            await noJit.ExecuteNonQueryAsync(cancellationToken);
-        var (from, horizon) = await ReadPositionAndHorizonAsync(connection, null, consumer, cancellationToken);
-        // A slice that takes every row below the horizon lets the position jump to the horizon.
-        var toHorizon = new LogPosition(horizon - 1, int.MaxValue);
-
-        await using (var whole = new NpgsqlCommand(ChangeLogSql.ReadWholeSlice, connection))
-        {
-            AddRange(whole, from, horizon, limit);
-            await using var all = await whole.ExecuteReaderAsync(cancellationToken);
-            await all.ReadAsync(cancellationToken);
-            var rows = all.GetInt64(0);
-            if (rows <= limit && all.GetInt64(1) <= Math.Max(1, maxModels))
-                return new ChangeSlice(all.GetFieldValue<int[]>(2), all.GetFieldValue<int[]>(3), from, rows == 0 ? from : Later(toHorizon, from), rows, Full: false);
-        }
-
-        await using var slice = new NpgsqlCommand(ChangeLogSql.ReadSlice, connection);
-        AddRange(slice, from, horizon, limit);
-        slice.Parameters.AddWithValue("max_models", Math.Max(1, maxModels));
-        await using var result = await slice.ExecuteReaderAsync(cancellationToken);
-        await result.ReadAsync(cancellationToken);
-        var rowsRead = result.GetInt64(0);
-        var kept = result.GetInt64(1);
-        var full = rowsRead == limit || kept < rowsRead;
-        var to = full ? new LogPosition(result.GetInt64(2), result.GetInt32(3)) : toHorizon;
-        return new ChangeSlice(result.GetFieldValue<int[]>(4), result.GetFieldValue<int[]>(5), from, Later(to, from), kept, full);
+        await using var command = new NpgsqlCommand(ChangeLogSql.ReadConsumer, connection, transaction);
+        command.Parameters.AddWithValue("name", consumer);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        if (!await reader.ReadAsync(cancellationToken))
+            throw new InvalidOperationException($"The change-log consumer '{consumer}' is not registered: run `bmm migrate`.");
+        return new ConsumerState(new LogPosition(reader.GetInt64(0), reader.GetString(1)[0], reader.GetInt32(2)),
+            reader.IsDBNull(3) ? null : reader.GetInt64(3), reader.IsDBNull(4) ? null : reader.GetInt32(4));
     }
 
     /// <summary>
-    /// Reads up to <paramref name="limit"/> log rows past the consumer's position and below the
-    /// horizon (plus the rest of a (xid, model) group the limit cut), on the caller's connection
-    /// and transaction so that the changes can be applied and the position advanced in it.
-    /// Returns the models changed other than through a review, and the reviews changed.
+    /// The horizon of finished transactions, in a statement of its own: a later statement's
+    /// snapshot sees every transaction below it.
     /// </summary>
-    public static async Task<ChangeRows> ReadRowsAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, string consumer, int limit, CancellationToken cancellationToken)
+    public static async Task<long> ReadHorizonAsync(NpgsqlConnection connection, NpgsqlTransaction? transaction, CancellationToken cancellationToken)
     {
-        var (from, horizon) = await ReadPositionAndHorizonAsync(connection, transaction, consumer, cancellationToken);
-        await using var read = new NpgsqlCommand(ChangeLogSql.ReadRows, connection, transaction);
-        AddRange(read, from, horizon, limit);
-        await using var result = await read.ExecuteReaderAsync(cancellationToken);
-        await result.ReadAsync(cancellationToken);
-        var rowsRead = result.GetInt64(0);
-        var full = !result.IsDBNull(1);
-        var to = full ? new LogPosition(result.GetInt64(1), result.GetInt32(2)) : new LogPosition(horizon - 1, int.MaxValue);
-        return new ChangeRows(result.GetFieldValue<int[]>(3), result.GetFieldValue<int[]>(4), result.GetFieldValue<int[]>(5), result.GetFieldValue<int[]>(6),
-            from, rowsRead == 0 ? from : Later(to, from), rowsRead, full);
+        await using var command = new NpgsqlCommand(ChangeLogSql.Horizon, connection, transaction);
+        return (long)(await command.ExecuteScalarAsync(cancellationToken))!;
     }
 
-    private static void AddRange(NpgsqlCommand command, LogPosition from, long horizon, int limit)
+    public static async Task<bool> AnyPendingAsync(NpgsqlConnection connection, LogPosition from, long below, CancellationToken cancellationToken)
     {
-        command.Parameters.AddWithValue("xid", from.Xid);
-        command.Parameters.AddWithValue("model_id", from.ModelId);
-        command.Parameters.AddWithValue("horizon", horizon);
+        await using var command = new NpgsqlCommand(ChangeLogSql.AnyPending, connection);
+        AddPosition(command, from);
+        command.Parameters.AddWithValue("below", below);
+        return await command.ExecuteScalarAsync(cancellationToken) is true;
+    }
+
+    /// <summary>
+    /// Up to <paramref name="limit"/> models of the sweep of the rows past <paramref name="from"/>
+    /// and below <paramref name="below"/>, in model order, after <paramref name="afterModel"/>.
+    /// </summary>
+    public static async Task<List<SweepModel>> ReadSweepModelsAsync(NpgsqlConnection connection, LogPosition from, long below, int afterModel, long limit, CancellationToken cancellationToken)
+    {
+        await using var command = new NpgsqlCommand(ChangeLogSql.SweepModels, connection) { CommandTimeout = 0 };
+        AddPosition(command, from);
+        command.Parameters.AddWithValue("below", below);
+        command.Parameters.AddWithValue("after", afterModel);
         command.Parameters.AddWithValue("limit", limit);
+        var models = new List<SweepModel>();
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+            models.Add(new SweepModel(reader.GetInt32(0), reader.GetFieldValue<string[]>(1)));
+        return models;
+    }
+
+    /// <summary>
+    /// The next step of at most <paramref name="limit"/> rows (plus the rest of a group the limit
+    /// cut) past the consumer's position and below the horizon, on the caller's transaction so
+    /// that it can be applied and the position advanced in it; an empty step when nothing waits.
+    /// </summary>
+    public static async Task<LogStep> ReadStepAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, string consumer, int limit, CancellationToken cancellationToken)
+    {
+        var from = await ReadConsumerAsync(connection, transaction, consumer, cancellationToken);
+        var horizon = await ReadHorizonAsync(connection, transaction, cancellationToken);
+        await using var command = new NpgsqlCommand(ChangeLogSql.StepEnd, connection, transaction);
+        AddPosition(command, from.Position);
+        command.Parameters.AddWithValue("below", horizon);
+        command.Parameters.AddWithValue("limit", limit);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        await reader.ReadAsync(cancellationToken);
+        if (!reader.GetBoolean(0)) return new LogStep(from, from.Position, Full: false);
+        return reader.IsDBNull(1)
+            ? new LogStep(from, Later(LogPosition.EndOf(horizon - 1), from.Position), Full: false)
+            : new LogStep(from, new LogPosition(reader.GetInt64(1), reader.GetString(2)[0], reader.GetInt32(3)), Full: true);
     }
 
     /// <summary>A position never moves back (a horizon can be below a position set by a bootstrap).</summary>
-    private static LogPosition Later(LogPosition to, LogPosition from) =>
-        (to.Xid, to.ModelId).CompareTo((from.Xid, from.ModelId)) < 0 ? from : to;
+    private static LogPosition Later(LogPosition to, LogPosition from) => to.CompareTo(from) < 0 ? from : to;
 
-    private static async Task<(LogPosition From, long Horizon)> ReadPositionAndHorizonAsync(NpgsqlConnection connection, NpgsqlTransaction? transaction, string consumer, CancellationToken cancellationToken)
+    private static void AddPosition(NpgsqlCommand command, LogPosition position)
     {
-        LogPosition from;
-        await using (var position = new NpgsqlCommand(ChangeLogSql.ReadPosition, connection, transaction))
-        {
-            position.Parameters.AddWithValue("name", consumer);
-            await using var reader = await position.ExecuteReaderAsync(cancellationToken);
-            if (!await reader.ReadAsync(cancellationToken))
-                throw new InvalidOperationException($"The change-log consumer '{consumer}' is not registered: run `bmm migrate`.");
-            from = new LogPosition(reader.GetInt64(0), reader.GetInt32(1));
-        }
-        await using var horizonCommand = new NpgsqlCommand(ChangeLogSql.Horizon, connection, transaction);
-        return (from, (long)(await horizonCommand.ExecuteScalarAsync(cancellationToken))!);
+        command.Parameters.AddWithValue("xid", position.Xid);
+        command.Parameters.AddWithValue("kind", position.Kind.ToString());
+        command.Parameters.AddWithValue("row_id", position.RowId);
     }
 
     /// <summary>
-    /// Moves the position to the end of a slice, in the transaction that wrote the slice's last
-    /// results. Fails when the position is no longer where the slice began (another runner).
+    /// Moves a consumer from the state this runner read to <paramref name="to"/>, in the transaction
+    /// that wrote what the move covers. Fails when the consumer is no longer where it was (another runner).
     /// </summary>
-    public static Task AdvanceAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, string consumer, ChangeSlice slice, CancellationToken cancellationToken) =>
-        AdvanceAsync(connection, transaction, consumer, slice.From, slice.To, cancellationToken);
-
-    public static async Task AdvanceAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, string consumer, LogPosition from, LogPosition to, CancellationToken cancellationToken)
+    public static async Task AdvanceAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, string consumer, ConsumerState from, ConsumerState to, CancellationToken cancellationToken)
     {
         if (to == from) return;
-        await using var command = new NpgsqlCommand(ChangeLogSql.AdvancePosition, connection, transaction);
+        await using var command = new NpgsqlCommand(ChangeLogSql.Advance, connection, transaction);
         command.Parameters.AddWithValue("name", consumer);
-        command.Parameters.AddWithValue("xid", to.Xid);
-        command.Parameters.AddWithValue("model_id", to.ModelId);
-        command.Parameters.AddWithValue("from_xid", from.Xid);
-        command.Parameters.AddWithValue("from_model_id", from.ModelId);
+        AddPosition(command, to.Position);
+        command.Parameters.Add(new NpgsqlParameter("sweep_end", NpgsqlDbType.Bigint) { Value = (object?)to.SweepEnd ?? DBNull.Value });
+        command.Parameters.Add(new NpgsqlParameter("sweep_model", NpgsqlDbType.Integer) { Value = (object?)to.SweepModel ?? DBNull.Value });
+        command.Parameters.AddWithValue("from_xid", from.Position.Xid);
+        command.Parameters.AddWithValue("from_kind", from.Position.Kind.ToString());
+        command.Parameters.AddWithValue("from_row_id", from.Position.RowId);
+        command.Parameters.Add(new NpgsqlParameter("from_sweep_end", NpgsqlDbType.Bigint) { Value = (object?)from.SweepEnd ?? DBNull.Value });
+        command.Parameters.Add(new NpgsqlParameter("from_sweep_model", NpgsqlDbType.Integer) { Value = (object?)from.SweepModel ?? DBNull.Value });
         if (await command.ExecuteNonQueryAsync(cancellationToken) != 1)
             throw new InvalidOperationException($"The position of consumer '{consumer}' moved under this run: another runner is working without the lock.");
     }
@@ -171,10 +177,11 @@ public static class ChangeLog
     /// </summary>
     public static async Task MaintainAsync(NpgsqlDataSource dataSource, ILogger logger, CancellationToken cancellationToken)
     {
-        await using var command = dataSource.CreateCommand(ChangeLogSql.Maintain);
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        while (await reader.ReadAsync(cancellationToken)) Log.ChangeLogMaintained(logger, reader.GetString(0));
-        await reader.DisposeAsync();
+        await using (var command = dataSource.CreateCommand(ChangeLogSql.Maintain))
+        await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
+        {
+            while (await reader.ReadAsync(cancellationToken)) Log.ChangeLogMaintained(logger, reader.GetString(0));
+        }
         await using var stale = dataSource.CreateCommand(ChangeLogSql.StaleConsumers);
         await using var staleReader = await stale.ExecuteReaderAsync(cancellationToken);
         while (await staleReader.ReadAsync(cancellationToken))
@@ -182,15 +189,19 @@ public static class ChangeLog
     }
 
     /// <summary>One consumer's position and backlog, for <c>bmm status</c>.</summary>
-    public sealed record ConsumerState(string Name, long Xid, int ModelId, DateTime UpdatedAt, long Pending, double LagSeconds);
+    public sealed record ConsumerReport(string Name, string Position, long? SweepEnd, int? SweepModel, DateTime UpdatedAt, long Pending, double LagSeconds);
 
-    public static async Task<IReadOnlyList<ConsumerState>> ReadConsumersAsync(NpgsqlDataSource dataSource, CancellationToken cancellationToken)
+    public static async Task<IReadOnlyList<ConsumerReport>> ReadConsumersAsync(NpgsqlDataSource dataSource, CancellationToken cancellationToken)
     {
-        var consumers = new List<ConsumerState>();
+        var consumers = new List<ConsumerReport>();
         await using var command = dataSource.CreateCommand(ChangeLogSql.Consumers);
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         while (await reader.ReadAsync(cancellationToken))
-            consumers.Add(new ConsumerState(reader.GetString(0), reader.GetInt64(1), reader.GetInt32(2), reader.GetDateTime(3), reader.GetInt64(4), reader.GetDouble(5)));
+        {
+            var position = new LogPosition(reader.GetInt64(1), reader.GetString(2)[0], reader.GetInt32(3));
+            consumers.Add(new ConsumerReport(reader.GetString(0), position.ToString(), reader.IsDBNull(4) ? null : reader.GetInt64(4),
+                reader.IsDBNull(5) ? null : reader.GetInt32(5), reader.GetDateTime(6), reader.GetInt64(7), reader.GetDouble(8)));
+        }
         return consumers;
     }
 

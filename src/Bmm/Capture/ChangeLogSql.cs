@@ -27,19 +27,14 @@ internal static class ChangeLogSql
                      pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS xmin) s
         """;
 
-    public const string RegisterConsumer = """
-        INSERT INTO bmm.consumer (name, xid, model_id)
-        VALUES (@name, pg_snapshot_xmin(pg_current_snapshot())::text::bigint - 1, 2147483647)
-        ON CONFLICT (name) DO NOTHING
-        """;
-
     /// <summary>
     /// Registers a consumer at the position of @from, so that switching to it loses and redoes
-    /// nothing; at the current horizon, as <see cref="RegisterConsumer"/>, when @from does not exist.
+    /// nothing (a sweep in progress there is redone whole); at the current horizon when @from
+    /// does not exist.
     /// </summary>
     public const string RegisterConsumerAt = """
-        INSERT INTO bmm.consumer (name, xid, model_id)
-        SELECT @name, coalesce(f.xid, pg_snapshot_xmin(pg_current_snapshot())::text::bigint - 1), coalesce(f.model_id, 2147483647)
+        INSERT INTO bmm.consumer (name, xid, kind, row_id)
+        SELECT @name, coalesce(f.xid, pg_snapshot_xmin(pg_current_snapshot())::text::bigint - 1), coalesce(f.kind, '~'), coalesce(f.row_id, 2147483647)
         FROM (VALUES (1)) one LEFT JOIN bmm.consumer f ON f.name = @from
         ON CONFLICT (name) DO NOTHING
         """;
@@ -47,95 +42,57 @@ internal static class ChangeLogSql
     /// <summary>For the session of a read outside the job's transactions (the pool resets it on return).</summary>
     public const string NoJit = "SET jit = off";
 
-    public const string ReadPosition = "SELECT xid, model_id FROM bmm.consumer WHERE name = @name";
+    public const string ReadConsumer = "SELECT xid, kind::text, row_id, sweep_end, sweep_model FROM bmm.consumer WHERE name = @name";
 
-    /// <summary>
-    /// Everything past a position and below the horizon, when it is at most @limit rows: read in
-    /// no particular order (a parallel scan of the partitions and a hash of the models, five
-    /// times faster on a day's backlog than <see cref="ReadSlice"/>'s numbering in index order,
-    /// which only a cut needs). Returns the rows read, which are @limit + 1 when it does not fit,
-    /// the distinct models and those to recount.
-    /// </summary>
-    public const string ReadWholeSlice = """
-        WITH bounded AS (
-            SELECT model_id, recount FROM bmm.change_log
-            WHERE (xid, model_id) > (@xid, @model_id) AND xid < @horizon
-            LIMIT @limit::bigint + 1
-        ), models AS (
-            SELECT model_id, count(*) AS rows, bool_or(recount) AS recount FROM bounded GROUP BY model_id
-        )
-        SELECT coalesce(sum(rows), 0)::bigint, count(*),
-               coalesce(array_agg(model_id ORDER BY model_id), '{}'),
-               coalesce(array_agg(model_id ORDER BY model_id) FILTER (WHERE recount), '{}')
-        FROM models
+    /// <summary>Whether any row waits past a position and below the horizon (a quiet run reads this and stops).</summary>
+    public const string AnyPending = """
+        SELECT EXISTS (SELECT 1 FROM bmm.change_log
+                       WHERE (xid, kind, row_id) > (@xid, @kind::"char", @row_id) AND xid < @below)
         """;
 
     /// <summary>
-    /// The next slice past a position, below the horizon: at most @limit log rows, cut before the
-    /// first row of the (@max_models + 1)-th distinct model, so that a slice never holds more
-    /// models than the run may still recompute. Returns the rows read and kept, where the kept
-    /// rows end, their distinct models (a model changed many times is recomputed once), and
-    /// those among them whose distinct users must be recounted.
+    /// The next models of a sweep, in model order, past @after: the models that the rows past the
+    /// position and below the sweep's end ask to recompute (bmm.changed_pairs), each with the
+    /// base models whose distinct users must be recounted. Read whole for every run of a sweep, so
+    /// that a run cut by its model budget takes models in order across all transactions.
     /// </summary>
-    public const string ReadSlice = """
-        WITH numbered AS (
-            -- Read in index order, so the numbering needs no sort.
-            SELECT xid, model_id, recount, row_number() OVER (ORDER BY xid, model_id) AS rn
-            FROM (SELECT xid, model_id, recount FROM bmm.change_log
-                  WHERE (xid, model_id) > (@xid, @model_id) AND xid < @horizon
-                  ORDER BY xid, model_id
-                  LIMIT @limit) s
-        ), models AS (
-            SELECT model_id, min(rn) AS first_rn, bool_or(recount) AS recount FROM numbered GROUP BY model_id
-        ), cut AS (
-            SELECT coalesce((SELECT first_rn FROM models ORDER BY first_rn OFFSET @max_models LIMIT 1), 9223372036854775807) AS rn
-        ), last AS (
-            SELECT n.xid, n.model_id, n.rn FROM numbered n, cut WHERE n.rn < cut.rn ORDER BY n.rn DESC LIMIT 1
-        ), tail AS (
-            -- A slice cut by @limit may end inside a (xid, model_id) group, whose rows the position
-            -- then covers all: one of the unread ones may ask for a recount.
-            SELECT l.model_id FROM bmm.change_log l, last
-            WHERE (SELECT count(*) FROM numbered) = @limit AND l.xid = last.xid AND l.model_id = last.model_id AND l.recount
-        )
-        SELECT (SELECT count(*) FROM numbered), coalesce((SELECT rn FROM last), 0), (SELECT xid FROM last), (SELECT model_id FROM last),
-               coalesce((SELECT array_agg(m.model_id ORDER BY m.model_id) FROM models m, cut WHERE m.first_rn < cut.rn), '{}'),
-               -- A model whose rows after the cut ask for a recount is recounted now: more work, never less.
-               coalesce((SELECT array_agg(m.model_id ORDER BY m.model_id) FROM models m, cut
-                         WHERE m.first_rn < cut.rn AND (m.recount OR m.model_id IN (SELECT model_id FROM tail))), '{}')
+    public const string SweepModels = """
+        SELECT model_id, coalesce(array_agg(DISTINCT recount_base) FILTER (WHERE recount_base IS NOT NULL), '{}')
+        FROM bmm.changed_pairs(@xid, @kind::"char", @row_id, @below, false)
+        WHERE model_id > @after
+        GROUP BY model_id
+        ORDER BY model_id
+        LIMIT @limit
         """;
 
     /// <summary>
-    /// The next step past a position, below the horizon: up to the @limit-th log row (found in the
-    /// index alone) and the rest of its (xid, model_id) group, which the position will cover;
-    /// everything below the horizon when fewer rows wait. The rows are then read in no particular
-    /// order and hashed, which on a million rows is much cheaper than carrying them sorted.
-    /// Returns the rows read, the cut (null when none), the models changed other than through a
-    /// review, the reviews, the models changed other than through a version metric (a version or
-    /// the model row), and every model the rows name.
+    /// The end of the next incremental step past a position, below the horizon: the @limit-th log
+    /// row (found in the index alone; the step takes the rest of its (xid, kind, row_id) group),
+    /// or none when fewer rows wait; and whether any row waits at all.
     /// </summary>
-    public const string ReadRows = """
-        WITH cut AS (
-            SELECT xid, model_id FROM bmm.change_log
-            WHERE (xid, model_id) > (@xid, @model_id) AND xid < @horizon
-            ORDER BY xid, model_id
-            OFFSET @limit - 1 LIMIT 1
-        ), grouped AS (
-            SELECT l.model_id, l.review_id, bool_or(l.recount) AS recount, count(*) AS rows
-            FROM bmm.change_log l
-            WHERE (l.xid, l.model_id) > (@xid, @model_id) AND l.xid >= @xid AND l.xid < @horizon
-              AND (l.xid, l.model_id) <= coalesce((SELECT (xid, model_id) FROM cut), (@horizon - 1, 2147483647))
-            GROUP BY l.model_id, l.review_id
-        )
-        SELECT coalesce((SELECT sum(rows) FROM grouped), 0)::bigint, (SELECT xid FROM cut), (SELECT model_id FROM cut),
-               coalesce((SELECT array_agg(model_id) FROM grouped WHERE review_id IS NULL), '{}'),
-               coalesce((SELECT array_agg(DISTINCT review_id) FROM grouped WHERE review_id IS NOT NULL), '{}'),
-               coalesce((SELECT array_agg(model_id) FROM grouped WHERE review_id IS NULL AND recount), '{}'),
-               coalesce((SELECT array_agg(DISTINCT model_id) FROM grouped), '{}')
+    public const string StepEnd = """
+        SELECT EXISTS (SELECT 1 FROM bmm.change_log WHERE (xid, kind, row_id) > (@xid, @kind::"char", @row_id) AND xid < @below),
+               cut.xid, cut.kind::text, cut.row_id
+        FROM (VALUES (1)) one
+        LEFT JOIN (SELECT xid, kind, row_id FROM bmm.change_log
+                   WHERE (xid, kind, row_id) > (@xid, @kind::"char", @row_id) AND xid < @below
+                   ORDER BY xid, kind, row_id
+                   OFFSET @limit - 1 LIMIT 1) cut ON true
         """;
-    /// <summary>Moves a position only from where this runner read it: a second runner's move makes it fail.</summary>
-    public const string AdvancePosition = """
-        UPDATE bmm.consumer SET xid = @xid, model_id = @model_id, updated_at = now()
-        WHERE name = @name AND xid = @from_xid AND model_id = @from_model_id
+
+    /// <summary>
+    /// Moves a consumer from the state this runner read to the next one, in the transaction that
+    /// wrote what the move covers; a second runner's move makes it fail. Passing the end of the
+    /// bootstrap's snapshot forgets it.
+    /// </summary>
+    public const string Advance = """
+        UPDATE bmm.consumer SET xid = @xid, kind = @kind::"char", row_id = @row_id,
+            sweep_end = @sweep_end, sweep_model = @sweep_model,
+            skip_below = CASE WHEN @xid >= skip_below THEN NULL ELSE skip_below END,
+            skip_except = CASE WHEN @xid >= skip_below THEN NULL ELSE skip_except END,
+            updated_at = now()
+        WHERE name = @name AND (xid, kind, row_id) = (@from_xid, @from_kind::"char", @from_row_id)
+          AND sweep_end IS NOT DISTINCT FROM @from_sweep_end AND sweep_model IS NOT DISTINCT FROM @from_sweep_model
         """;
 
     public const string TakeQueued = """
@@ -153,19 +110,19 @@ internal static class ChangeLogSql
     /// </summary>
     public const string StaleConsumers = """
         SELECT c.name, extract(epoch FROM now() - c.updated_at)::float8,
-               (SELECT count(*) FROM bmm.change_log l WHERE (l.xid, l.model_id) > (c.xid, c.model_id))
+               (SELECT count(*) FROM bmm.change_log l WHERE (l.xid, l.kind, l.row_id) > (c.xid, c.kind, c.row_id))
         FROM bmm.consumer c
         WHERE c.updated_at < now() - interval '1 day'
           AND EXISTS (SELECT 1 FROM bmm.consumer o WHERE o.updated_at > now() - interval '1 hour')
-          AND EXISTS (SELECT 1 FROM bmm.change_log l WHERE (l.xid, l.model_id) > (c.xid, c.model_id))
+          AND EXISTS (SELECT 1 FROM bmm.change_log l WHERE (l.xid, l.kind, l.row_id) > (c.xid, c.kind, c.row_id))
         """;
 
     /// <summary>Every consumer with its position, pending rows and the age of its oldest pending change.</summary>
     public const string Consumers = """
-        SELECT c.name, c.xid, c.model_id, c.updated_at,
-               (SELECT count(*) FROM bmm.change_log l WHERE (l.xid, l.model_id) > (c.xid, c.model_id)) AS pending,
+        SELECT c.name, c.xid, c.kind::text, c.row_id, c.sweep_end, c.sweep_model, c.updated_at,
+               (SELECT count(*) FROM bmm.change_log l WHERE (l.xid, l.kind, l.row_id) > (c.xid, c.kind, c.row_id)) AS pending,
                coalesce(extract(epoch FROM now() - (SELECT l.captured_at FROM bmm.change_log l
-                   WHERE (l.xid, l.model_id) > (c.xid, c.model_id) ORDER BY l.xid, l.model_id LIMIT 1)), 0)::float8 AS lag_seconds
+                   WHERE (l.xid, l.kind, l.row_id) > (c.xid, c.kind, c.row_id) ORDER BY l.xid, l.kind, l.row_id LIMIT 1)), 0)::float8 AS lag_seconds
         FROM bmm.consumer c ORDER BY c.name
         """;
 
@@ -175,13 +132,13 @@ internal static class ChangeLogSql
         SELECT
             (SELECT count(*) FROM bmm.model_queue) AS queue_depth,
             (SELECT count(*) FROM bmm.change_log l, bmm.consumer c
-             WHERE c.name = @name AND (l.xid, l.model_id) > (c.xid, c.model_id)) AS pending,
+             WHERE c.name = @name AND (l.xid, l.kind, l.row_id) > (c.xid, c.kind, c.row_id)) AS pending,
             (SELECT coalesce(sum(pg_total_relation_size(i.inhrelid)), 0)::bigint
              FROM pg_inherits i WHERE i.inhparent = 'bmm.change_log'::regclass) AS log_bytes,
             coalesce(extract(epoch FROM now() - least(
                 (SELECT l.captured_at FROM bmm.change_log l, bmm.consumer c
-                 WHERE c.name = @name AND (l.xid, l.model_id) > (c.xid, c.model_id)
-                 ORDER BY l.xid, l.model_id LIMIT 1),
+                 WHERE c.name = @name AND (l.xid, l.kind, l.row_id) > (c.xid, c.kind, c.row_id)
+                 ORDER BY l.xid, l.kind, l.row_id LIMIT 1),
                 (SELECT min(enqueued_at) FROM bmm.model_queue))), 0)::float8 AS lag_seconds,
             (SELECT xid FROM bmm.consumer WHERE name = @name) AS position_xid,
             pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS horizon,

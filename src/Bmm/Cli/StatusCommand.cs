@@ -21,7 +21,7 @@ internal static class StatusCommand
         {
             var dataSource = await env.DataSourceAsync(token);
             await Migrator.RequireJobSchemaAsync(dataSource, token);
-            var consumer = Reconcile.Reconciler.LagConsumerOf(env.Job.Strategy);
+            var consumer = Reconcile.Reconciler.LagConsumerOf(StrategyCatalog.Create(env.Job.Strategy));
             var state = await ChangeLog.ReadStateAsync(dataSource, consumer, token);
             var consumers = await ChangeLog.ReadConsumersAsync(dataSource, token);
             var paused = await RefreshRunner.IsPausedAsync(dataSource, token);
@@ -54,9 +54,11 @@ internal static class StatusCommand
             summary.AddRow($"change-log rows pending ({Markup.Escape(consumer)})", state.PendingChanges.ToString("N0"));
             summary.AddRow("change-log size", $"{state.ChangeLogBytes / 1024.0:N0} KiB");
             AnsiConsole.Write(summary);
-            var positions = new Table().AddColumns("consumer", "position (xid, model)", "moved (UTC)", "pending rows", "lag");
+            var positions = new Table().AddColumns("consumer", "position", "sweep", "moved (UTC)", "pending rows", "lag");
             foreach (var c in consumers)
-                positions.AddRow(Markup.Escape(c.Name), $"{c.Xid}, {c.ModelId}", c.UpdatedAt.ToString("yyyy-MM-dd HH:mm:ss"), c.Pending.ToString("N0"), $"{c.LagSeconds:F1}s");
+                positions.AddRow(Markup.Escape(c.Name), Markup.Escape(c.Position),
+                    c.SweepEnd is { } end ? $"below xid {end}, done to model {c.SweepModel}" : "-",
+                    c.UpdatedAt.ToString("yyyy-MM-dd HH:mm:ss"), c.Pending.ToString("N0"), $"{c.LagSeconds:F1}s");
             AnsiConsole.Write(positions);
             var history = new Table().AddColumns("run", "strategy", "started (UTC)", "seconds", "outcome", "models", "batches", "ins", "upd", "del", "unchanged");
             foreach (var run in runs)
@@ -75,7 +77,7 @@ internal static class StatusCommand
 
     private static async Task<string?> ReadPositionAsync(NpgsqlDataSource dataSource, CancellationToken cancellationToken)
     {
-        await using var command = dataSource.CreateCommand("SELECT format('xid %s, model %s (updated %s)', xid, model_id, updated_at) FROM bmm.consumer WHERE name = @name");
+        await using var command = dataSource.CreateCommand("SELECT format('xid %s %s %s (updated %s)', xid, kind, row_id, updated_at) FROM bmm.consumer WHERE name = @name");
         command.Parameters.AddWithValue("name", ChangeLog.SetBasedConsumer);
         return await command.ExecuteScalarAsync(cancellationToken) as string;
     }

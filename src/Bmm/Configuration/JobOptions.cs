@@ -12,24 +12,16 @@ public sealed class JobOptions
     /// <summary>Most seconds one run works before it stops at the next batch boundary.</summary>
     public int MaxSecondsPerRun { get; set; } = 240;
 
-    /// <summary>Models recomputed per setbased transaction (and queued ids taken per transaction).</summary>
+    /// <summary>Models recomputed per setbased transaction (and queued ids taken per transaction); a sweep records its progress at each.</summary>
     public int BatchSize { get; set; } = 5_000;
 
     /// <summary>
-    /// Change-log rows read per slice. A model changed many times within a slice is recomputed
-    /// once, so a larger slice does less work on a backlog (a day of the site's churn is about
-    /// 3 million rows, and its distinct models fit in a few megabytes). A slice is also cut at
-    /// the models the run may still recompute.
-    /// </summary>
-    public int ScanSize { get; set; } = 5_000_000;
-
-    /// <summary>
     /// Change-log rows the incremental strategy applies per transaction; a backlog drains in steps
-    /// of this size. A pair changed throughout a backlog is written once per step, so larger steps
-    /// drain a day faster (medium scale: 100,000 took 27 s over 27 steps, 1,000,000 took 15 s over
-    /// 3); a step of a million rows is a few seconds' transaction and a few megabytes of ids.
+    /// of this size. A pair changed throughout a backlog is written once per step, and a version
+    /// moved in a step cut short of the horizon reads the deltas logged past it, so the default
+    /// takes a day of the site's churn (about 3 million rows) in one step of a few seconds.
     /// </summary>
-    public int IncrementalBatchRows { get; set; } = 1_000_000;
+    public int IncrementalBatchRows { get; set; } = 5_000_000;
 
     /// <summary>
     /// Continuous reconciliation (serve after each run, follow every ReconcileSeconds) checks a slice
@@ -57,7 +49,6 @@ public sealed class JobOptions
         if (MaxModelsPerRun < 1) throw new UsageException("Job:MaxModelsPerRun must be at least 1.");
         if (MaxSecondsPerRun < 1) throw new UsageException("Job:MaxSecondsPerRun must be at least 1.");
         if (BatchSize < 1) throw new UsageException("Job:BatchSize must be at least 1.");
-        if (ScanSize < 1) throw new UsageException("Job:ScanSize must be at least 1.");
         if (ReconcilePassHours <= 0) throw new UsageException("Job:ReconcilePassHours must be positive.");
         if (IncrementalBatchRows < 1) throw new UsageException("Job:IncrementalBatchRows must be at least 1.");
         if (LockTimeoutSeconds < 1 || StatementTimeoutSeconds < 1) throw new UsageException("Job timeouts must be at least 1 second.");

@@ -73,8 +73,8 @@ public static class Verifier
             var transactions = new Database.Transactions(dataSource, options, logger, metrics);
             foreach (var chunk in driftedModels.Chunk(options.BatchSize))
             {
-                repaired += await transactions.RunAsync(
-                    (c, t, ct) => Strategies.Incremental.IncrementalState.RepairDriftedAsync(c, t, chunk, incremental, ct), cancellationToken);
+                repaired += (await transactions.RunAsync(
+                    (c, t, ct) => Strategies.Incremental.IncrementalState.RepairDriftedAsync(c, t, chunk, incremental, ct), cancellationToken)).Written;
             }
             Log.Repaired(logger, repaired);
         }

@@ -27,15 +27,8 @@ public sealed class Reconciler(NpgsqlDataSource dataSource, JobOptions options, 
     private const int MinimumSliceModels = 500;
     private const int SamplesLogged = 5;
 
-    /// <summary>The change-log consumer a strategy reads, whose pending changes are not drift; null for the timestamp baselines, which are not reconciled.</summary>
-    public static string? ConsumerOf(string strategy) => strategy switch
-    {
-        Capture.ChangeLog.SetBasedConsumer or Capture.ChangeLog.IncrementalConsumer or "reviews-mv" => strategy,
-        _ => null,
-    };
-
     /// <summary>Whose lag and pending rows describe a deployment of this strategy: its own consumer, setbased's for the baselines.</summary>
-    public static string LagConsumerOf(string strategy) => ConsumerOf(strategy) ?? Capture.ChangeLog.SetBasedConsumer;
+    public static string LagConsumerOf(Refresh.IRefreshStrategy strategy) => strategy.Consumer ?? Capture.ChangeLog.SetBasedConsumer;
 
     /// <summary>Checks and repairs the next slice for <paramref name="consumer"/>, called about every <paramref name="interval"/>.</summary>
     public async Task<ReconcileReport> CheckNextSliceAsync(string consumer, TimeSpan interval, CancellationToken cancellationToken)
@@ -89,7 +82,7 @@ public sealed class Reconciler(NpgsqlDataSource dataSource, JobOptions options, 
             // Repair re-derives the models from their current state, so writes committed since the check are respected.
             var transactions = new Transactions(dataSource, options, logger, metrics);
             foreach (var chunk in driftedIds.Chunk(options.BatchSize))
-                repaired += await transactions.RunAsync((c, t, ct) => IncrementalState.RepairDriftedAsync(c, t, chunk, includeState, ct), cancellationToken);
+                repaired += (await transactions.RunAsync((c, t, ct) => IncrementalState.RepairDriftedAsync(c, t, chunk, includeState, ct), cancellationToken)).Written;
             Log.Repaired(logger, repaired);
         }
 

@@ -13,6 +13,9 @@ public interface IRefreshStrategy
     /// <summary>One line for --help.</summary>
     string Description { get; }
 
+    /// <summary>The change-log consumer whose position this strategy advances; null for one that reads no log (the baselines).</summary>
+    string? Consumer { get; }
+
     /// <summary>
     /// Brings the table up to date with the changes it can see. Called under the runner lock,
     /// never for two strategies at once.

@@ -1,8 +1,10 @@
 using System.Diagnostics;
 using System.Text.Json;
+using Bmm.Capture;
 using Bmm.Configuration;
 using Bmm.Database;
 using Bmm.Reconcile;
+using Bmm.Strategies.Incremental;
 using Bmm.Telemetry;
 using Microsoft.Extensions.Logging;
 using Npgsql;
@@ -48,6 +50,10 @@ public sealed class RefreshRunner(NpgsqlDataSource dataSource, JobOptions option
             return new RunReport(RunOutcome.SkippedPaused, strategy.Name, 0, null, 0, null);
         }
 
+        // The table's counters are part of the incremental state: another writer makes it invalid.
+        if (strategy.Consumer != ChangeLog.IncrementalConsumer)
+            await IncrementalState.ForgetForOtherWriterAsync(dataSource, $"strategy {strategy.Name}", logger, cancellationToken);
+
         long runId;
         await using (var start = dataSource.CreateCommand(JobControlSql.StartRun))
         {
@@ -77,7 +83,7 @@ public sealed class RefreshRunner(NpgsqlDataSource dataSource, JobOptions option
                 : e;
         }
         var seconds = Stopwatch.GetElapsedTime(started).TotalSeconds;
-        if (error is null && ReconcileEvery is not null && Reconciler.ConsumerOf(strategy.Name) is { } consumer)
+        if (error is null && ReconcileEvery is not null && strategy.Consumer is { } consumer)
             await ReconcileAsync(consumer, ReconcileEvery(), linked.Token);
         var outcome = error is null ? RunOutcome.Succeeded : RunOutcome.Failed;
         await RecordAsync(runId, error is null ? "succeeded" : "failed", result, error, CancellationToken.None);

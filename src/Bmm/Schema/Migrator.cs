@@ -3,6 +3,7 @@ using Bmm.Capture;
 using Bmm.Configuration;
 using DbUp;
 using DbUp.Engine;
+using DbUp.Support;
 using Npgsql;
 
 namespace Bmm.Schema;
@@ -29,21 +30,11 @@ public static class Migrator
         var applied = new List<string>();
         await using (var createSchema = dataSource.CreateCommand(SchemaSql.CreateJobSchema))
             await createSchema.ExecuteNonQueryAsync(cancellationToken);
-        if (withSiteSchema) applied.AddRange(ApplyScripts(dataSource, "Site."));
+        if (withSiteSchema) applied.AddRange(ApplyScripts(dataSource, SiteScripts));
         await RequireSiteTablesAsync(dataSource, cancellationToken);
-        applied.AddRange(ApplyScripts(dataSource, "Job."));
 
         var before = await ListCaptureTriggersAsync(dataSource, cancellationToken);
-        await using (var connection = await dataSource.OpenConnectionAsync(cancellationToken))
-        await using (var transaction = await connection.BeginTransactionAsync(cancellationToken))
-        {
-            await using (var timeout = new NpgsqlCommand(SchemaSql.SetLockTimeout, connection, transaction))
-                await timeout.ExecuteNonQueryAsync(cancellationToken);
-            await using (var capture = new NpgsqlCommand(ReadScript("Capture.capture_triggers.sql"), connection, transaction))
-                await capture.ExecuteNonQueryAsync(cancellationToken);
-            await ChangeLog.RegisterConsumerAsync(connection, transaction, ChangeLog.SetBasedConsumer, cancellationToken);
-            await transaction.CommitAsync(cancellationToken);
-        }
+        applied.AddRange(ApplyScripts(dataSource, JobScripts));
         var after = await ListCaptureTriggersAsync(dataSource, cancellationToken);
         return new MigrationReport(applied, after.Except(before).ToList(), [], await GrantsAsync(dataSource, cancellationToken));
     }
@@ -101,27 +92,46 @@ public static class Migrator
         return Convert.ToHexString(hash.GetHashAndReset())[..8].ToLowerInvariant();
     }
 
-    private static List<string> ApplyScripts(NpgsqlDataSource dataSource, string folder)
+    /// <summary>The site's own schema, for an empty database (versioned).</summary>
+    private static readonly ScriptGroup[] SiteScripts = [new("Site.", ScriptType.RunOnce, 0)];
+
+    /// <summary>
+    /// The job's objects, in one transaction: the versioned scripts (tables, recorded in
+    /// bmm.schema_versions), then the functions and the capture triggers, re-applied every time
+    /// (CREATE OR REPLACE), so that a migration that changes the log's shape and the triggers that
+    /// write it land together and no site write meets one without the other. The lock timeout
+    /// keeps migrate from queueing in front of the site's writers for long.
+    /// </summary>
+    private static readonly ScriptGroup[] JobScripts =
+    [
+        new("Prelude.", ScriptType.RunAlways, 0),
+        new("Job.", ScriptType.RunOnce, 1),
+        new("Functions.", ScriptType.RunAlways, 2),
+        new("Capture.", ScriptType.RunAlways, 3),
+    ];
+
+    private sealed record ScriptGroup(string Folder, ScriptType Type, int Order);
+
+    private static List<string> ApplyScripts(NpgsqlDataSource dataSource, ScriptGroup[] groups)
     {
-        var upgrader = DeployChanges.To
-            .PostgresqlDatabase(new DbUp.Postgresql.PostgresqlConnectionManager(dataSource))
-            .WithScriptsEmbeddedInAssembly(Assembly.GetExecutingAssembly(), name => name.StartsWith(ResourcePrefix + folder, StringComparison.Ordinal))
+        var builder = DeployChanges.To
+            .PostgresqlDatabase(new DbUp.Postgresql.PostgresqlConnectionManager(dataSource));
+        foreach (var group in groups)
+            builder = builder.WithScriptsEmbeddedInAssembly(Assembly.GetExecutingAssembly(),
+                name => name.StartsWith(ResourcePrefix + group.Folder, StringComparison.Ordinal),
+                new SqlScriptOptions { ScriptType = group.Type, RunGroupOrder = group.Order });
+        var upgrader = builder
             .JournalToPostgresqlTable("bmm", "schema_versions")
-            .WithTransactionPerScript()
+            .WithTransaction()
+            .WithVariablesDisabled()
             .LogToNowhere()
             .Build();
         var result = upgrader.PerformUpgrade();
         if (!result.Successful)
             throw new InvalidOperationException($"Migration {result.ErrorScript?.Name} failed: {result.Error?.Message}", result.Error);
-        return result.Scripts.Select(s => s.Name[ResourcePrefix.Length..]).ToList();
-    }
-
-    private static string ReadScript(string name)
-    {
-        using var stream = Assembly.GetExecutingAssembly().GetManifestResourceStream(ResourcePrefix + name)
-            ?? throw new InvalidOperationException($"Embedded script {name} is missing.");
-        using var reader = new StreamReader(stream);
-        return reader.ReadToEnd();
+        var runOnce = groups.Where(g => g.Type == ScriptType.RunOnce).Select(g => ResourcePrefix + g.Folder).ToList();
+        return result.Scripts.Where(s => runOnce.Any(prefix => s.Name.StartsWith(prefix, StringComparison.Ordinal)))
+            .Select(s => s.Name[ResourcePrefix.Length..]).ToList();
     }
 
     private static async Task<List<string>> ListCaptureTriggersAsync(NpgsqlDataSource dataSource, CancellationToken cancellationToken)

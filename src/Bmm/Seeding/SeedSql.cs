@@ -103,9 +103,15 @@ internal static class SeedSql
     public static readonly string[] SecondaryIndexes =
         [ModelVersionModelIdIndex, ResourceReviewVersionUserIndex, FeedHighestRatedIndex, FeedMostDownloadedIndex, FeedImageCountIndex];
 
-    /// <summary>Every consumer starts at the current horizon: the seeded rows are already in the table.</summary>
+    /// <summary>
+    /// Every recomputing consumer starts at the current horizon: the seeded rows are already in
+    /// the table. The incremental state, built before the seed, is forgotten (rebuilt on its next run).
+    /// </summary>
     public const string ResetConsumers = """
-        UPDATE bmm.consumer SET xid = pg_snapshot_xmin(pg_current_snapshot())::text::bigint - 1, model_id = 2147483647, updated_at = now()
+        UPDATE bmm.consumer SET xid = pg_snapshot_xmin(pg_current_snapshot())::text::bigint - 1, kind = '~', row_id = 2147483647,
+            sweep_end = NULL, sweep_model = NULL, updated_at = now()
+        WHERE name <> 'incremental';
+        DELETE FROM bmm.consumer WHERE name = 'incremental';
         """;
 
     /// <summary>The baseline job's watermark (epoch milliseconds): it too starts after the seeded rows.</summary>

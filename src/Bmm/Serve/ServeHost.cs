@@ -37,7 +37,7 @@ public sealed class ServeHost
         var registry = Metrics.NewCustomRegistry();
         using var adapter = Export(metrics, registry);
 
-        var state = new JobStateCache(dataSource, Reconcile.Reconciler.LagConsumerOf(strategy.Name), TimeSpan.FromSeconds(_options.StateCacheSeconds), time, logger);
+        var state = new JobStateCache(dataSource, Reconcile.Reconciler.LagConsumerOf(strategy), TimeSpan.FromSeconds(_options.StateCacheSeconds), time, logger);
         metrics.ObserveState(() => state.Current);
         var health = new HealthCheck(state, Schedule, _options.UnhealthyAfterIntervals, time);
         await using var endpoint = MetricsEndpoint.Start(MetricsPrefix, registry, state, health, logger);

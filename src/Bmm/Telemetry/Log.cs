@@ -53,6 +53,9 @@ internal static partial class Log
     [LoggerMessage(3008, LogLevel.Information, "Incremental state built from a snapshot; table brought to it: {Inserted} inserted, {Updated} updated, {Deleted} deleted")]
     public static partial void IncrementalBootstrapped(ILogger logger, long inserted, long updated, long deleted);
 
+    [LoggerMessage(3018, LogLevel.Warning, "The incremental state was discarded: {Writer} writes the table, whose counters are part of that state; the next incremental run or `bmm follow` rebuilds it from a snapshot")]
+    public static partial void IncrementalStateForgotten(ILogger logger, string writer);
+
     [LoggerMessage(3009, LogLevel.Warning, "Incremental state went below zero in {Count} places: the state had drifted; reconciliation repairs it")]
     public static partial void IncrementalAnomalies(ILogger logger, long count);
 

@@ -23,7 +23,7 @@ public sealed class BadInputTests(TestDatabase db) : IClassFixture<TestDatabase>
         var unknown = await BmmProcess.RunAsync(db.ConnectionString, "drop-consumer", "nightly");
         Assert.Equal(ExitCodes.Usage, unknown.ExitCode);
         Assert.Contains("There is no change-log consumer named 'nightly'", unknown.Error);
-        await db.ExecuteAsync("INSERT INTO bmm.consumer (name, xid, model_id) VALUES ('reviews-mv', 1, 0) ON CONFLICT DO NOTHING");
+        await db.ExecuteAsync("INSERT INTO bmm.consumer (name, xid, kind, row_id) VALUES ('reviews-mv', 1, '~', 0) ON CONFLICT DO NOTHING");
         var dropped = await BmmProcess.RunAsync(db.ConnectionString, "drop-consumer", "reviews-mv");
         Assert.True(dropped.ExitCode == ExitCodes.Success, dropped.ToString());
         Assert.Equal(0L, await db.ScalarAsync<long>("SELECT count(*) FROM bmm.consumer WHERE name = 'reviews-mv'"));

@@ -1,4 +1,6 @@
+using Bmm.Capture;
 using Bmm.Refresh;
+using Bmm.Strategies.Incremental;
 using Bmm.Tests.Infrastructure;
 using Npgsql;
 
@@ -106,44 +108,67 @@ public sealed class IncrementalTests : FreshDatabaseTest
         await Site.DeleteModel(1);
         await RunAndAssertAsync("deleted");
         Assert.Equal(0, await Db.ScalarAsync<long>("SELECT count(*) FROM bmm.inc_version WHERE model_id = 1"));
-        Assert.Equal(0, await Db.ScalarAsync<long>("SELECT count(*) FROM bmm.inc_pair WHERE model_id = 1"));
+        Assert.Equal(0, await Db.ScalarAsync<long>("SELECT count(*) FROM bmm.inc_thumb WHERE model_id = 1"));
     }
 
     [Fact]
-    public async Task Sums_past_int4_are_kept_unclamped_in_the_state_and_clamped_in_the_table()
+    public async Task Sums_past_int4_are_kept_aside_unclamped_and_clamped_in_the_table()
     {
         await PopulateAsync();
         await RunAndAssertAsync("bootstrap");
         await Site.Metric(11, int.MaxValue, 1);
         var report = await RunAndAssertAsync("past int4");
         Assert.Equal(1, report.Result!.Clamped);
-        Assert.Equal(int.MaxValue + 50L, await Db.ScalarAsync<long>("SELECT downloads FROM bmm.inc_pair WHERE model_id = 1 AND base_model = 'SDXL 1.0'"));
+        Assert.Equal(int.MaxValue + 50L, await Db.ScalarAsync<long>("SELECT downloads FROM bmm.inc_overflow WHERE model_id = 1 AND base_model = 'SDXL 1.0'"));
         await Site.Metric(12, 0, 5);
-        await RunAndAssertAsync("back below");
+        await RunAndAssertAsync("back to int4's maximum");
+        Assert.Equal(0, await Db.ScalarAsync<long>("SELECT count(*) FROM bmm.inc_overflow"));
         Assert.Equal(int.MaxValue, await Db.ScalarAsync<int>("""SELECT "downloadCount" FROM "ModelBaseModelMetric" WHERE "modelId" = 1 AND "baseModel" = 'SDXL 1.0'"""));
     }
 
+    /// <summary>
+    /// Deltas must be applied once: a window applied again (a step retried after its commit, a
+    /// second runner) is refused before anything is written, and the table and state stay as they were.
+    /// </summary>
     [Fact]
-    public async Task Replaying_changes_already_applied_writes_nothing()
+    public async Task Replaying_a_window_already_applied_changes_nothing()
     {
+        var ct = TestContext.Current.CancellationToken;
         await PopulateAsync();
         await RunAndAssertAsync("bootstrap");
-        var before = await Db.ScalarAsync<long>("SELECT xid FROM bmm.consumer WHERE name = 'incremental'");
         await Site.Review(5, 11, userId: 9);
         await Site.Metric(21, 70, 2);
         await Site.SetVersionStatus(13, "Draft");
         await Db.ExecuteAsync("""UPDATE "ResourceReview" SET "modelVersionId" = 21 WHERE "id" = 3""");
+        LogStep window;
+        await using (var connection = await Db.DataSource.OpenConnectionAsync(ct))
+        await using (var transaction = await connection.BeginTransactionAsync(ct))
+            window = await ChangeLog.ReadStepAsync(connection, transaction, ChangeLog.IncrementalConsumer, 1000, ct);
+        Assert.False(window.IsEmpty);
         await RunAndAssertAsync("changes applied");
-        const string Fingerprint = """
-            SELECT md5(string_agg(t::text, ',' ORDER BY t."modelId", t."baseModel")) FROM "ModelBaseModelMetric" t
-            """;
-        var table = await Db.ScalarAsync<string>(Fingerprint);
+        var fingerprint = await FingerprintAsync();
 
-        await Db.ExecuteAsync($"UPDATE bmm.consumer SET xid = {before}, model_id = 2147483647 WHERE name = 'incremental'");
-        var replay = await RunAndAssertAsync("replayed");
-        Assert.Equal(0, replay.Result!.Inserted + replay.Result.Updated + replay.Result.Deleted);
-        Assert.Equal(table, await Db.ScalarAsync<string>(Fingerprint));
+        await using (var connection = await Db.DataSource.OpenConnectionAsync(ct))
+        await using (var transaction = await connection.BeginTransactionAsync(ct))
+        {
+            var refused = await Assert.ThrowsAsync<PostgresException>(() => IncrementalState.ApplyAsync(connection, transaction, window, ct));
+            Assert.Equal(PostgresErrorCodes.ObjectNotInPrerequisiteState, refused.SqlState);
+        }
+        Assert.Equal(fingerprint, await FingerprintAsync());
+        var again = await RunAndAssertAsync("a run after the refused replay");
+        Assert.Equal(0, again.Result!.Inserted + again.Result.Updated + again.Result.Deleted);
+        Assert.Equal(fingerprint, await FingerprintAsync());
     }
+
+    /// <summary>The table, the state and the position, as one string.</summary>
+    private Task<string> FingerprintAsync() => Db.ScalarAsync<string>("""
+        SELECT md5(concat_ws('|',
+            (SELECT string_agg(t::text, ',' ORDER BY t."modelId", t."baseModel") FROM "ModelBaseModelMetric" t),
+            (SELECT string_agg(v::text, ',' ORDER BY v.version_id) FROM bmm.inc_version v),
+            (SELECT string_agg(r::text, ',' ORDER BY r.review_id) FROM bmm.inc_review r),
+            (SELECT string_agg(h::text, ',' ORDER BY h.model_id, h.base_model, h.user_id) FROM bmm.inc_thumb h),
+            (SELECT xid || kind::text || row_id FROM bmm.consumer WHERE name = 'incremental')))
+        """);
 
     [Fact]
     public async Task A_late_commit_below_the_position_is_applied_and_a_rollback_leaves_nothing()
@@ -172,7 +197,7 @@ public sealed class IncrementalTests : FreshDatabaseTest
     {
         await PopulateAsync();
         await RunAndAssertAsync("bootstrap");
-        await Db.ExecuteAsync("UPDATE bmm.inc_pair SET thumbs = 40, downloads = 1 WHERE model_id = 1");
+        await Db.ExecuteAsync("""UPDATE "ModelBaseModelMetric" SET "thumbsUpCount" = 40, "downloadCount" = 1 WHERE "modelId" = 1""");
         await Db.ExecuteAsync("DELETE FROM bmm.inc_thumb WHERE model_id = 1 AND user_id = 8");
         await Db.ExecuteAsync("INSERT INTO bmm.model_queue (model_id) VALUES (1)");
         await RunAndAssertAsync("after the queued repair");
@@ -184,7 +209,7 @@ public sealed class IncrementalTests : FreshDatabaseTest
         await PopulateAsync();
         await RunAndAssertAsync("bootstrap");
         await Db.RunAsync("incremental");
-        const string Position = "SELECT xid || '/' || model_id || '/' || updated_at FROM bmm.consumer WHERE name = 'incremental'";
+        const string Position = "SELECT xid || '/' || kind::text || '/' || row_id || '/' || updated_at FROM bmm.consumer WHERE name = 'incremental'";
         var position = await Db.ScalarAsync<string>(Position);
         var quiet = await RunAndAssertAsync("quiet");
         Assert.Equal(0, quiet.Result!.Batches);

@@ -20,8 +20,8 @@ public sealed class TestDatabase : IAsyncLifetime
     public NpgsqlDataSource DataSource { get; private set; } = null!;
     public JobMetrics Metrics { get; } = new();
 
-    /// <summary>Options with small batches and slices, so that tests cross their boundaries.</summary>
-    public JobOptions Options { get; } = new() { BatchSize = 50, ScanSize = 120, LockTimeoutSeconds = 5, StatementTimeoutSeconds = 60 };
+    /// <summary>Options with small batches and steps, so that tests cross their boundaries.</summary>
+    public JobOptions Options { get; } = new() { BatchSize = 50, IncrementalBatchRows = 120, LockTimeoutSeconds = 5, StatementTimeoutSeconds = 60 };
 
     public static async Task<TestDatabase> CreateAsync(CancellationToken cancellationToken)
     {
@@ -29,6 +29,10 @@ public sealed class TestDatabase : IAsyncLifetime
         await database.InitializeAsync(cancellationToken);
         return database;
     }
+
+    /// <summary>A database the caller created and drops: the helpers of this class over it.</summary>
+    public static TestDatabase Attach(string connectionString) =>
+        new() { ConnectionString = connectionString, DataSource = NpgsqlDataSource.Create(connectionString) };
 
     public ValueTask InitializeAsync() => new(InitializeAsync(TestContext.Current.CancellationToken));
 
@@ -41,7 +45,7 @@ public sealed class TestDatabase : IAsyncLifetime
         ConnectionString = new NpgsqlConnectionStringBuilder(_adminConnectionString) { Database = Name, MaxPoolSize = 40 }.ConnectionString;
         DataSource = NpgsqlDataSource.Create(ConnectionString);
         // The template's consumer position is older than this database's transactions; start it here.
-        await TestServer.ExecuteAsync(DataSource, "UPDATE bmm.consumer SET xid = pg_snapshot_xmin(pg_current_snapshot())::text::bigint - 1, model_id = 2147483647", cancellationToken);
+        await TestServer.ExecuteAsync(DataSource, "UPDATE bmm.consumer SET xid = pg_snapshot_xmin(pg_current_snapshot())::text::bigint - 1, kind = '~', row_id = 2147483647", cancellationToken);
     }
 
     public RefreshRunner Runner(TimeProvider? time = null) => new(DataSource, Options, time ?? TimeProvider.System, NullLogger.Instance, Metrics);
@@ -60,8 +64,8 @@ public sealed class TestDatabase : IAsyncLifetime
         Assert.Fail($"{context}{(context is null ? "" : ": ")}{report.Missing} missing, {report.Extra} extra, {report.Wrong} wrong:\n" +
             string.Join("\n", report.Samples.Select(s => $"  {s.Kind} ({s.ModelId}, {s.BaseModel}) table={s.Actual} oracle={s.Expected}")) +
             "\n" + await ScalarAsync<string>("""
-                SELECT 'position ' || (SELECT xid || '/' || model_id FROM bmm.consumer WHERE name = 'setbased')
-                    || '; change log: ' || coalesce((SELECT string_agg(xid || '/' || model_id, ' ' ORDER BY xid, model_id) FROM bmm.change_log), '')
+                SELECT 'position ' || (SELECT xid || '/' || kind::text || '/' || row_id FROM bmm.consumer WHERE name = 'setbased')
+                    || '; change log: ' || coalesce((SELECT string_agg(xid || '/' || kind::text || '/' || row_id, ' ' ORDER BY xid, kind, row_id) FROM bmm.change_log), '')
                 """));
     }
 
@@ -69,7 +73,7 @@ public sealed class TestDatabase : IAsyncLifetime
     public async Task AssertIncrementalStateMatchesAsync(string? context = null)
     {
         var drift = await ScalarAsync<string>("""
-            SELECT coalesce(string_agg(model_id || ' ' || kind || ': ' || sample, E'\n'), '')
+            SELECT coalesce(string_agg(model_id || ' ' || kind::text || ': ' || sample, E'\n'), '')
             FROM bmm.reconcile_check('incremental', true, 0, 2147483647)
             """);
         Assert.True(drift == "", $"{context}{(context is null ? "" : ": ")}the incremental state drifted:\n{drift}");

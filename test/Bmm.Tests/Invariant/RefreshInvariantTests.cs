@@ -21,34 +21,10 @@ public abstract class RefreshInvariantTests(string strategy) : IAsyncLifetime
 
     public ValueTask DisposeAsync() => _db.DisposeAsync();
 
-    private static readonly Gen<SiteChange> Change =
-        Gen.Select(
-            Gen.Frequency(
-                (3, Gen.Const(K.AddModel)), (1, Gen.Const(K.DeleteModel)), (2, Gen.Const(K.EditModel)),
-                (5, Gen.Const(K.AddVersion)), (1, Gen.Const(K.DeleteVersion)), (3, Gen.Const(K.SetVersionStatus)),
-                (2, Gen.Const(K.MoveVersion)), (6, Gen.Const(K.UpsertMetric)), (1, Gen.Const(K.DeleteMetric)),
-                (6, Gen.Const(K.UpsertReview)), (2, Gen.Const(K.DeleteReview)), (1, Gen.Const(K.Enqueue)), (3, Gen.Const(K.Run)),
-                (1, Gen.Const(K.MoveVersionToModel)), (2, Gen.Const(K.MoveReview)), (1, Gen.Const(K.BulkMetrics))),
-            Gen.Int[1, SiteChange.Versions], Gen.Int[0, SiteChange.Users], Gen.Int[0, 9], Gen.Int[0, 3], Gen.Bool, Gen.Bool, Gen.Bool)
-        .Select((kind, a, b, c, d, f1, f2, f3) => kind switch
-        {
-            // Models are fewer than versions so that versions share models.
-            K.AddModel or K.DeleteModel or K.EditModel or K.Enqueue => new SiteChange(kind, 1 + a % SiteChange.Models, b, c, d, f1, f2, f3),
-            K.AddVersion => new SiteChange(kind, a, 1 + b % SiteChange.Models, c, d, f1, f2, f3),
-            K.UpsertReview or K.DeleteReview or K.MoveReview => new SiteChange(kind, a, 1 + b % SiteChange.Users, c, d, f1, f2, f3),
-            K.MoveVersionToModel => new SiteChange(kind, a, 1 + b % SiteChange.Models, c, d, f1, f2, f3),
-            _ => new SiteChange(kind, a, b, c, d, f1, f2, f3),
-        });
-
     private async Task ReplayAsync(IReadOnlyList<SiteChange> changes)
     {
         var ct = TestContext.Current.CancellationToken;
-        await _db.ExecuteAsync("""
-            TRUNCATE "Model", "ModelVersion", "ModelVersionMetric", "ResourceReview", "ModelBaseModelMetric", bmm.model_queue, bmm.change_log;
-            UPDATE bmm.consumer SET xid = pg_snapshot_xmin(pg_current_snapshot())::text::bigint - 1, model_id = 2147483647;
-            """);
-        // Every sequence starts from the same small population, so that most changes hit something.
-        await _db.ExecuteAsync(InitialPopulation);
+        await SiteChange.ResetAsync(_db);
         await AfterPopulationAsync();
         for (var i = 0; i < changes.Count; i++)
         {
@@ -63,38 +39,29 @@ public abstract class RefreshInvariantTests(string strategy) : IAsyncLifetime
         await RunAndCheckAsync("at the end");
     }
 
-    private const string InitialPopulation = """
-        INSERT INTO "Model" ("id", "name", "userId", "status")
-        SELECT m, 'm', 1, 'Published' FROM generate_series(1, 6) m;
-        INSERT INTO "ModelVersion" ("id", "modelId", "name", "baseModel", "status")
-        SELECT v, 1 + v % 6, 'v', (ARRAY['SDXL 1.0', 'Pony', 'O''Brien "XL" ü'])[1 + v % 3],
-               CASE WHEN v % 5 = 0 THEN 'Draft' ELSE 'Published' END::"ModelStatus"
-        FROM generate_series(1, 12) v;
-        INSERT INTO "ModelVersionMetric" ("modelVersionId", "downloadCount", "imageCount")
-        SELECT v, v * 10, v FROM generate_series(1, 10) v;
-        INSERT INTO "ResourceReview" ("id", "modelId", "modelVersionId", "userId", "rating", "recommended", "exclude", "tosViolation")
-        SELECT v * 100 + u, 1 + v % 6, v, u, 5, (v + u) % 4 <> 0, (v + u) % 7 = 0, (v * u) % 11 = 0
-        FROM generate_series(1, 12) v, generate_series(1, 4) u WHERE (v + u) % 3 <> 0;
-        """;
-
     /// <summary>
-    /// A run drawn with <paramref name="c"/> of 6 or more reads the log in slices and steps of 1 to
-    /// 4 rows, cut inside transactions and models (the ordered read); otherwise a run takes
-    /// everything below the horizon at once (the unordered read).
+    /// A run drawn with <paramref name="c"/> of 6 or more works in batches and steps of 1 to 4
+    /// models or log rows, cut inside transactions, and stops at a budget of a model more, so that
+    /// a sweep or a backlog spans runs; otherwise a run takes everything below the horizon at once.
     /// </summary>
     private void ReadInSteps(int c)
     {
-        var rows = c >= 6 ? c - 5 : DefaultSliceRows;
-        _db.Options.ScanSize = rows;
-        _db.Options.IncrementalBatchRows = rows;
+        var small = c >= 6 ? c - 5 : 0;
+        _db.Options.BatchSize = small > 0 ? small : 50;
+        _db.Options.IncrementalBatchRows = small > 0 ? small : 100_000;
+        _db.Options.MaxModelsPerRun = small > 0 ? small + 1 : 200_000;
     }
 
-    private const int DefaultSliceRows = 100_000;
-
+    /// <summary>Runs until the backlog is drained (a run may stop at its budget), then checks.</summary>
     private async Task RunAndCheckAsync(string step)
     {
-        var report = await _db.RunAsync(strategy);
-        Assert.True(report.Outcome == RunOutcome.Succeeded, $"{step}: {report.Outcome} {report.Error}");
+        for (var run = 1; ; run++)
+        {
+            var report = await _db.RunAsync(strategy);
+            Assert.True(report.Outcome == RunOutcome.Succeeded, $"{step}, run {run}: {report.Outcome} {report.Error}");
+            if (!report.Result!.BacklogLeft) break;
+            Assert.True(run < 500, $"{step}: the backlog did not drain.");
+        }
         await _db.AssertMatchesOracleAsync(step);
         await CheckStateAsync(step);
     }
@@ -108,7 +75,7 @@ public abstract class RefreshInvariantTests(string strategy) : IAsyncLifetime
     [Fact]
     public async Task After_any_sequence_of_changes_the_table_equals_the_oracle()
     {
-        await Change.Array[1, 40].SampleAsync(
+        await SiteChange.Generator.Array[1, 40].SampleAsync(
             changes => ReplayAsync(changes),
             iter: 60, threads: 1,
             print: changes => "[\n" + string.Join(",\n", changes.Select(c => "    " + c)) + "\n]");
@@ -146,7 +113,7 @@ public sealed class IncrementalInvariantTests() : RefreshInvariantTests("increme
     protected override async Task AfterPopulationAsync()
     {
         await Database.ExecuteAsync("DELETE FROM bmm.consumer WHERE name = 'incremental'");
-        await IncrementalState.BootstrapAsync(Database.DataSource, TestContext.Current.CancellationToken);
+        await IncrementalState.BootstrapAsync(Database.DataSource, new Bmm.Database.Transactions(Database.DataSource, Database.Options, Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance), TestContext.Current.CancellationToken);
     }
 
     protected override Task CheckStateAsync(string step) => Database.AssertIncrementalStateMatchesAsync(step);

@@ -1,3 +1,5 @@
+using Bmm.Tests.Infrastructure;
+using CsCheck;
 using Npgsql;
 
 namespace Bmm.Tests.Invariant;
@@ -17,6 +19,54 @@ public sealed record SiteChange(SiteChange.Kinds Kind, int A, int B, int C, int 
     public const int Models = 6;
     public const int Versions = 14;
     public const int Users = 5;
+
+    /// <summary>Any change, runs and queued ids included, drawn so that changes collide.</summary>
+    public static readonly Gen<SiteChange> Generator =
+        Gen.Select(
+            Gen.Frequency(
+                (3, Gen.Const(Kinds.AddModel)), (1, Gen.Const(Kinds.DeleteModel)), (2, Gen.Const(Kinds.EditModel)),
+                (5, Gen.Const(Kinds.AddVersion)), (1, Gen.Const(Kinds.DeleteVersion)), (3, Gen.Const(Kinds.SetVersionStatus)),
+                (2, Gen.Const(Kinds.MoveVersion)), (6, Gen.Const(Kinds.UpsertMetric)), (1, Gen.Const(Kinds.DeleteMetric)),
+                (6, Gen.Const(Kinds.UpsertReview)), (2, Gen.Const(Kinds.DeleteReview)), (1, Gen.Const(Kinds.Enqueue)), (3, Gen.Const(Kinds.Run)),
+                (1, Gen.Const(Kinds.MoveVersionToModel)), (2, Gen.Const(Kinds.MoveReview)), (1, Gen.Const(Kinds.BulkMetrics))),
+            Gen.Int[1, SiteChange.Versions], Gen.Int[0, SiteChange.Users], Gen.Int[0, 9], Gen.Int[0, 3], Gen.Bool, Gen.Bool, Gen.Bool)
+        .Select((kind, a, b, c, d, f1, f2, f3) => kind switch
+        {
+            // Models are fewer than versions so that versions share models.
+            Kinds.AddModel or Kinds.DeleteModel or Kinds.EditModel or Kinds.Enqueue => new SiteChange(kind, 1 + a % SiteChange.Models, b, c, d, f1, f2, f3),
+            Kinds.AddVersion => new SiteChange(kind, a, 1 + b % SiteChange.Models, c, d, f1, f2, f3),
+            Kinds.UpsertReview or Kinds.DeleteReview or Kinds.MoveReview => new SiteChange(kind, a, 1 + b % SiteChange.Users, c, d, f1, f2, f3),
+            Kinds.MoveVersionToModel => new SiteChange(kind, a, 1 + b % SiteChange.Models, c, d, f1, f2, f3),
+            _ => new SiteChange(kind, a, b, c, d, f1, f2, f3),
+        });
+
+    /// <summary>
+    /// Empties the site and the job's log and queue, positions every recomputing consumer at the
+    /// horizon, and writes the same small population, so that most changes hit something.
+    /// </summary>
+    public static async Task ResetAsync(TestDatabase db)
+    {
+        await db.ExecuteAsync("""
+            TRUNCATE "Model", "ModelVersion", "ModelVersionMetric", "ResourceReview", "ModelBaseModelMetric", bmm.model_queue, bmm.change_log;
+            UPDATE bmm.consumer SET xid = pg_snapshot_xmin(pg_current_snapshot())::text::bigint - 1, kind = '~', row_id = 2147483647,
+                sweep_end = NULL, sweep_model = NULL;
+            """);
+        await db.ExecuteAsync(Population);
+    }
+
+    private const string Population = """
+        INSERT INTO "Model" ("id", "name", "userId", "status")
+        SELECT m, 'm', 1, 'Published' FROM generate_series(1, 6) m;
+        INSERT INTO "ModelVersion" ("id", "modelId", "name", "baseModel", "status")
+        SELECT v, 1 + v % 6, 'v', (ARRAY['SDXL 1.0', 'Pony', 'O''Brien "XL" ü'])[1 + v % 3],
+               CASE WHEN v % 5 = 0 THEN 'Draft' ELSE 'Published' END::"ModelStatus"
+        FROM generate_series(1, 12) v;
+        INSERT INTO "ModelVersionMetric" ("modelVersionId", "downloadCount", "imageCount")
+        SELECT v, v * 10, v FROM generate_series(1, 10) v;
+        INSERT INTO "ResourceReview" ("id", "modelId", "modelVersionId", "userId", "rating", "recommended", "exclude", "tosViolation")
+        SELECT v * 100 + u, 1 + v % 6, v, u, 5, (v + u) % 4 <> 0, (v + u) % 7 = 0, (v * u) % 11 = 0
+        FROM generate_series(1, 12) v, generate_series(1, 4) u WHERE (v + u) % 3 <> 0;
+        """;
 
     public override string ToString() => $"new SiteChange(SiteChange.Kinds.{Kind}, {A}, {B}, {C}, {D}, {Flag1.ToString().ToLowerInvariant()}, {Flag2.ToString().ToLowerInvariant()}, {Flag3.ToString().ToLowerInvariant()})";
 

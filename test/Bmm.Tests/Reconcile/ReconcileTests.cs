@@ -36,7 +36,7 @@ public sealed class ReconcileTests : FreshDatabaseTest
         await Db.ExecuteAsync("""UPDATE "ModelBaseModelMetric" SET "thumbsUpCount" = 99 WHERE "modelId" = 2""");
         await Db.ExecuteAsync("UPDATE bmm.inc_thumb SET reviews = 3 WHERE model_id = 1 AND user_id = 7");
         await Db.ExecuteAsync("DELETE FROM bmm.inc_version WHERE version_id = 12");
-        await Db.ExecuteAsync("UPDATE bmm.inc_pair SET downloads = downloads + 1 WHERE model_id = 1 AND base_model = 'SDXL 1.0'");
+        await Db.ExecuteAsync("INSERT INTO bmm.inc_overflow (model_id, base_model, downloads, images) VALUES (1, 'SDXL 1.0', 5000000000, 10)");
 
         var report = await CheckAsync("incremental");
         Assert.True(report.Wrapped);
@@ -44,7 +44,7 @@ public sealed class ReconcileTests : FreshDatabaseTest
         Assert.Contains(report.Drift, d => d is { ModelId: 2, Kind: "table" });
         Assert.Contains(report.Drift, d => d is { ModelId: 1, Kind: "multiplicity" });
         Assert.Contains(report.Drift, d => d is { ModelId: 1, Kind: "version" });
-        Assert.Contains(report.Drift, d => d is { ModelId: 1, Kind: "pair" });
+        Assert.Contains(report.Drift, d => d is { ModelId: 1, Kind: "overflow" });
         Assert.True(report.RowsRepaired > 0);
 
         await Db.AssertMatchesOracleAsync("after the repair");
@@ -96,7 +96,6 @@ public sealed class ReconcileTests : FreshDatabaseTest
     {
         await PopulateAsync("incremental");
         await Db.ExecuteAsync("""UPDATE "ModelBaseModelMetric" SET "imageCount" = 0 WHERE "modelId" = 1""");
-        await Db.ExecuteAsync("UPDATE bmm.inc_pair SET images = 0 WHERE model_id = 1");
         var report = await Bmm.Oracle.Verifier.VerifyAsync(Db.DataSource, repair: true, Db.Options, NullLogger.Instance, Db.Metrics, TestContext.Current.CancellationToken);
         Assert.True(report.Wrong > 0);
         await Db.AssertMatchesOracleAsync("after verify --repair");

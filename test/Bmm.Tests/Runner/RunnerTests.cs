@@ -16,7 +16,10 @@ public sealed class RunnerTests : FreshDatabaseTest
         Assert.Equal(RunOutcome.Succeeded, (await Db.RunAsync()).Outcome);
     }
 
-    private Task<string> PositionAsync() => Db.ScalarAsync<string>("SELECT xid || '/' || model_id FROM bmm.consumer WHERE name = 'setbased'");
+    private Task<string> PositionAsync() => Db.ScalarAsync<string>("SELECT xid || '/' || kind::text || '/' || row_id FROM bmm.consumer WHERE name = 'setbased'");
+
+    /// <summary>The last model of the sweep in progress that a committed batch recomputed, or -1.</summary>
+    private Task<int> SweepModelAsync() => Db.ScalarAsync<int>("SELECT coalesce(sweep_model, -1) FROM bmm.consumer WHERE name = 'setbased'");
 
     [Fact]
     public async Task A_late_commit_is_picked_up_by_the_next_run()
@@ -149,9 +152,8 @@ public sealed class RunnerTests : FreshDatabaseTest
     [Fact]
     public async Task A_run_over_budget_carries_the_rest_to_the_next_run()
     {
-        // One slice could hold every change; it is cut at the run's model budget instead.
+        // One sweep holds every change; the run stops at its model budget, in model order.
         Db.Options.BatchSize = 10;
-        Db.Options.ScanSize = 1_000;
         Db.Options.MaxModelsPerRun = 25;
         for (var m = 2; m <= 60; m++)
         {
@@ -183,9 +185,8 @@ public sealed class RunnerTests : FreshDatabaseTest
             await Site.Metric(m * 100, 1, 1);
         }
         await Db.RunAsync();
-        // One slice of 30 models in batches of 10: the run stops in its third batch.
+        // One sweep of 30 models (1 to 30) in batches of 10: the run stops in its third batch.
         Db.Options.BatchSize = 10;
-        Db.Options.ScanSize = 1_000;
         for (var m = 2; m <= 30; m++) await Site.Metric(m * 100, 9, 9);
         await Site.Metric(11, 9, 9);
         var before = await PositionAsync();
@@ -212,10 +213,16 @@ public sealed class RunnerTests : FreshDatabaseTest
         var failed = await run;
         Assert.True(failed.Outcome == RunOutcome.Failed, $"{failed.Outcome}: {failed.Error}");
         Assert.Equal(RunOutcome.Failed, failed.Outcome);
+        // The position stays before the sweep; the sweep records the two batches committed, and
+        // the next run redoes only the third.
         Assert.Equal(before, await PositionAsync());
+        Assert.Equal(20, await SweepModelAsync());
         await blocking.RollbackAsync(ct);
 
-        Assert.Equal(RunOutcome.Succeeded, (await Db.RunAsync()).Outcome);
+        var retry = await Db.RunAsync();
+        Assert.Equal(RunOutcome.Succeeded, retry.Outcome);
+        Assert.Equal(10, retry.Result!.AffectedModels);
+        Assert.Equal(-1, await SweepModelAsync());
         await Db.AssertMatchesOracleAsync("after the retry");
         Assert.Equal(9, await Db.ScalarAsync<int>("""SELECT "downloadCount" FROM "ModelBaseModelMetric" WHERE "modelId" = 1"""));
     }
@@ -250,7 +257,7 @@ public sealed class RunnerTests : FreshDatabaseTest
         await Site.Metric(11, 4, 4);
         await Db.RunAsync();
         var pending = await Db.ScalarAsync<long>("""
-            SELECT count(*) FROM bmm.change_log l, bmm.consumer c WHERE c.name = 'setbased' AND (l.xid, l.model_id) > (c.xid, c.model_id)
+            SELECT count(*) FROM bmm.change_log l, bmm.consumer c WHERE c.name = 'setbased' AND (l.xid, l.kind, l.row_id) > (c.xid, c.kind, c.row_id)
             """);
         Assert.Equal(0, pending);
         // Every row left is at or behind the position, in a partition not yet wholly passed.

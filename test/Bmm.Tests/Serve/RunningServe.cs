@@ -148,6 +148,7 @@ public sealed class SleepStrategy(double seconds) : IRefreshStrategy
 {
     public string Name => "sleep";
     public string Description => "Sleeps in the database.";
+    public string? Consumer => null;
 
     public async Task<RefreshResult> RefreshAsync(RefreshContext context, CancellationToken cancellationToken)
     {
@@ -163,5 +164,6 @@ public sealed class NoopStrategy : IRefreshStrategy
 {
     public string Name => "noop";
     public string Description => "Does nothing, successfully.";
+    public string? Consumer => null;
     public Task<RefreshResult> RefreshAsync(RefreshContext context, CancellationToken cancellationToken) => Task.FromResult(new RefreshResult());
 }

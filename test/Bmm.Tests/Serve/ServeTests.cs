@@ -115,6 +115,7 @@ public sealed class ServeTests : IAsyncLifetime
     {
         public string Name => "failing";
         public string Description => "Always fails.";
+        public string? Consumer => null;
         public Task<RefreshResult> RefreshAsync(RefreshContext context, CancellationToken cancellationToken) =>
             throw new InvalidOperationException("This strategy always fails.");
     }

@@ -162,7 +162,7 @@ public sealed class SetBasedEdgeCaseTests : FreshDatabaseTest
         await Site.Version(11, 1, "SDXL 1.0");
         await Site.Metric(11, 5, 5);
         await RunAndAssertAsync("first");
-        const string Position = "SELECT xid || '/' || model_id || '/' || updated_at FROM bmm.consumer WHERE name = 'setbased'";
+        const string Position = "SELECT xid || '/' || kind::text || '/' || row_id || '/' || updated_at FROM bmm.consumer WHERE name = 'setbased'";
         var position = await Db.ScalarAsync<string>(Position);
         var quiet = await RunAndAssertAsync("quiet");
         Assert.Equal(0, quiet.Result!.Batches);
@@ -176,22 +176,84 @@ public sealed class SetBasedEdgeCaseTests : FreshDatabaseTest
     }
 
     [Fact]
-    public async Task A_slice_cut_inside_one_transactions_rows_of_a_model_still_recounts_it()
+    public async Task A_model_changed_by_a_metric_and_a_review_in_one_transaction_is_recounted()
     {
         await Site.Model(1);
         await Site.Version(11, 1, "SDXL 1.0");
         await Site.Metric(11, 1, 1);
         await Site.Review(1, 11, userId: 7);
         await RunAndAssertAsync("before");
-        // One transaction logs (xid, model 1) twice: a metric change (no recount), then a review (recount).
+        // One transaction logs a metric change (no recount), then a review (recount) of one pair, batch by batch of one model.
         await Db.ExecuteAsync("""
             BEGIN;
             UPDATE "ModelVersionMetric" SET "downloadCount" = 2 WHERE "modelVersionId" = 11;
             INSERT INTO "ResourceReview" ("id", "modelId", "modelVersionId", "userId", "rating") VALUES (2, 1, 11, 8, 5);
             COMMIT;
             """);
-        Db.Options.ScanSize = 1;
-        await RunAndAssertAsync("after a one-row slice");
+        Db.Options.BatchSize = 1;
+        await RunAndAssertAsync("after the transaction");
         Assert.Equal(2, await Db.ScalarAsync<int>("""SELECT "thumbsUpCount" FROM "ModelBaseModelMetric" WHERE "modelId" = 1"""));
+    }
+
+    /// <summary>
+    /// A bulk load in three transactions (models and versions, then metrics, then reviews), drained
+    /// by runs cut at a model budget: each run takes models in model order across all three, so
+    /// every model is recomputed once, and the position stays exact between runs.
+    /// </summary>
+    [Fact]
+    public async Task A_bulk_load_in_three_transactions_drains_with_each_model_recomputed_once()
+    {
+        await Db.ExecuteAsync("""
+            INSERT INTO "Model" ("id", "name", "userId", "status") SELECT m, 'm', 1, 'Published' FROM generate_series(1, 300) m;
+            INSERT INTO "ModelVersion" ("id", "modelId", "name", "baseModel", "status")
+            SELECT 10 * m + b, m, 'v', (ARRAY['SDXL 1.0', 'Pony'])[b], 'Published' FROM generate_series(1, 300) m, generate_series(1, 2) b;
+            """);
+        await Db.ExecuteAsync("""
+            INSERT INTO "ModelVersionMetric" ("modelVersionId", "downloadCount", "imageCount") SELECT "id", "id" % 97, 1 FROM "ModelVersion";
+            """);
+        await Db.ExecuteAsync("""
+            INSERT INTO "ResourceReview" ("id", "modelId", "modelVersionId", "userId", "rating")
+            SELECT 10 * v."id" + u, v."modelId", v."id", u, 5 FROM "ModelVersion" v, generate_series(1, 3) u;
+            """);
+        Db.Options.MaxModelsPerRun = 100;
+        Db.Options.BatchSize = 40;
+        var recomputed = 0L;
+        var runs = 0;
+        RunReport report;
+        do
+        {
+            report = await Db.RunAsync();
+            Assert.Equal(RunOutcome.Succeeded, report.Outcome);
+            recomputed += report.Result!.AffectedModels;
+            runs++;
+        } while (report.Result.BacklogLeft && runs < 10);
+        Assert.False(report.Result.BacklogLeft);
+        Assert.Equal(300, recomputed);
+        Assert.Equal(3, runs);
+        await Db.AssertMatchesOracleAsync("after the drain");
+    }
+
+    /// <summary>A window recomputed again (its position put back) finds every row as it should be and writes nothing.</summary>
+    [Fact]
+    public async Task Replaying_a_window_writes_nothing()
+    {
+        await Site.Model(1);
+        await Site.Model(2);
+        await Site.Version(11, 1, "SDXL 1.0");
+        await Site.Version(21, 2, "Pony");
+        await Site.Metric(11, 1, 1);
+        await RunAndAssertAsync("before the window");
+        const string Position = "SELECT xid || ',' || kind::text || ',' || row_id FROM bmm.consumer WHERE name = 'setbased'";
+        var before = (await Db.ScalarAsync<string>(Position)).Split(',');
+        await Site.Metric(11, 7, 2);
+        await Site.Review(1, 21, userId: 4);
+        await Site.MoveVersion(21, "Illustrious");
+        var window = await RunAndAssertAsync("the window");
+        Assert.True(window.Result!.Inserted + window.Result.Updated + window.Result.Deleted > 0);
+
+        await Db.ExecuteAsync($"UPDATE bmm.consumer SET xid = {before[0]}, kind = '{before[1]}', row_id = {before[2]} WHERE name = 'setbased'");
+        var replay = await RunAndAssertAsync("the window replayed");
+        Assert.Equal(2, replay.Result!.AffectedModels);
+        Assert.Equal(0, replay.Result.Inserted + replay.Result.Updated + replay.Result.Deleted);
     }
 }

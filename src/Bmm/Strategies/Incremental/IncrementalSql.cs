@@ -1,32 +1,23 @@
 namespace Bmm.Strategies.Incremental;
 
-/// <summary>The statements of the incremental strategy; the work itself is in the bmm.inc_* functions (0002_incremental.sql).</summary>
+/// <summary>The statements of the incremental strategy; the work itself is in the bmm.inc_* functions (Functions/03_incremental.sql).</summary>
 internal static class IncrementalSql
 {
     public const string Forget = "DELETE FROM bmm.consumer WHERE name = @name";
 
     public const string IsBootstrapped = "SELECT EXISTS (SELECT 1 FROM bmm.consumer WHERE name = @name)";
 
-    /// <summary>The first statement of the bootstrap transaction: it takes the snapshot the state is built from.</summary>
-    public const string SnapshotXmin = "SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint";
-
+    /// <summary>Run as the first statement of a REPEATABLE READ transaction: its snapshot is the one the state is built from.</summary>
     public const string Rebuild = "SELECT bmm.inc_rebuild()";
 
-    /// <summary>
-    /// The state reflects every transaction below the snapshot's xmin and possibly some above it:
-    /// those are read again from the log, and applying a change already in the state is a no-op.
-    /// </summary>
-    public const string SetPosition = """
-        INSERT INTO bmm.consumer (name, xid, model_id) VALUES (@name, @xmin - 1, 2147483647)
-        ON CONFLICT (name) DO UPDATE SET xid = excluded.xid, model_id = excluded.model_id, updated_at = now()
-        """;
+    public const string BootstrapWrite = "SELECT last_model, inserted, updated, deleted, unchanged, clamped FROM bmm.inc_bootstrap_write(@after, @batch_models)";
 
-    public const string WriteAll = "SELECT inserted, updated, deleted FROM bmm.inc_write_all()";
+    public const string BootstrapFinish = "SELECT bmm.inc_bootstrap_finish()";
 
     public const string Apply = """
-        SELECT inserted, updated, deleted, desired, clamped, version_changes, review_changes, anomalies
-        FROM bmm.inc_apply(@models, @reviews, @structural)
+        SELECT inserted, updated, deleted, unchanged, clamped, placements, reviews, pairs, anomalies, log_rows
+        FROM bmm.inc_apply(@from_xid, @from_kind::"char", @from_row_id, @to_xid, @to_kind::"char", @to_row_id)
         """;
 
-    public const string Repair = "SELECT inserted, updated, deleted, desired, clamped FROM bmm.inc_repair(@models)";
+    public const string Repair = "SELECT inserted, updated, deleted, unchanged, clamped FROM bmm.inc_repair(@models)";
 }

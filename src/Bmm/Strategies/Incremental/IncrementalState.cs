@@ -1,19 +1,22 @@
 using System.Data;
 using Bmm.Capture;
-using Bmm.Refresh;
+using Bmm.Database;
+using Bmm.Telemetry;
+using Bmm.Writing;
+using Microsoft.Extensions.Logging;
 using Npgsql;
 
 namespace Bmm.Strategies.Incremental;
 
-/// <summary>What one apply or repair of the incremental state wrote.</summary>
-public sealed record IncrementalWrite(long Inserted, long Updated, long Deleted, long Desired, string ClampedJson, long VersionChanges, long ReviewChanges, long Anomalies)
-{
-    public long Unchanged => Desired - Inserted - Updated;
-}
+/// <summary>What one incremental step applied and wrote.</summary>
+public sealed record IncrementalWrite(WriteCounts Write, long Placements, long Reviews, long Pairs, long Anomalies, long LogRows);
 
 /// <summary>The bootstrap and the set-wise operations on the incremental state.</summary>
 public static class IncrementalState
 {
+    /// <summary>Models whose staged pairs one bootstrap transaction makes visible.</summary>
+    public const int BootstrapBatchModels = 20_000;
+
     public static async Task<bool> IsBootstrappedAsync(NpgsqlDataSource dataSource, CancellationToken cancellationToken)
     {
         await using var command = dataSource.CreateCommand(IncrementalSql.IsBootstrapped);
@@ -22,81 +25,96 @@ public static class IncrementalState
     }
 
     /// <summary>Drops the consumer's position, so that the next run or follower rebuilds the state from a snapshot.</summary>
-    public static async Task ForgetAsync(NpgsqlDataSource dataSource, CancellationToken cancellationToken)
+    public static async Task<bool> ForgetAsync(NpgsqlDataSource dataSource, CancellationToken cancellationToken)
     {
         await using var command = dataSource.CreateCommand(IncrementalSql.Forget);
         command.Parameters.AddWithValue("name", ChangeLog.IncrementalConsumer);
-        await command.ExecuteNonQueryAsync(cancellationToken);
+        return await command.ExecuteNonQueryAsync(cancellationToken) == 1;
     }
 
     /// <summary>
-    /// Builds the state from one REPEATABLE READ snapshot and sets the consumer's position to
-    /// that snapshot's xmin in the same transaction, so that a change committed while it runs is
-    /// read from the log afterwards; then makes the visible table equal to the state. Call it
-    /// under the runner lock. Writers are never blocked: it only reads the site's tables.
+    /// The table's counters are part of the incremental state: any other writer of the table makes
+    /// it invalid. Forgets it (the next incremental run or follower rebuilds it) and says so.
     /// </summary>
-    public static async Task<(long Inserted, long Updated, long Deleted)> BootstrapAsync(NpgsqlDataSource dataSource, CancellationToken cancellationToken)
+    public static async Task ForgetForOtherWriterAsync(NpgsqlDataSource dataSource, string writer, ILogger logger, CancellationToken cancellationToken)
     {
-        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        if (await ForgetAsync(dataSource, cancellationToken)) Log.IncrementalStateForgotten(logger, writer);
+    }
+
+    /// <summary>
+    /// Builds the state from one REPEATABLE READ snapshot, stages every pair's values, makes them
+    /// visible in batches of their own transactions, and only then sets the consumer's position to
+    /// the snapshot's xmin with the snapshot kept, so that a change committed meanwhile is applied
+    /// from the log and one the snapshot already holds is not applied twice. Call it under the
+    /// runner lock. Writers are never blocked: it only reads the site's tables; a bootstrap stopped
+    /// halfway is redone whole.
+    /// </summary>
+    public static async Task<WriteCounts> BootstrapAsync(NpgsqlDataSource dataSource, Transactions transactions, CancellationToken cancellationToken)
+    {
+        await using (var connection = await dataSource.OpenConnectionAsync(cancellationToken))
         await using (var transaction = await connection.BeginTransactionAsync(IsolationLevel.RepeatableRead, cancellationToken))
         {
-            long xmin;
-            await using (var snapshot = new NpgsqlCommand(IncrementalSql.SnapshotXmin, connection, transaction))
-                xmin = (long)(await snapshot.ExecuteScalarAsync(cancellationToken))!;
             await using (var rebuild = new NpgsqlCommand(IncrementalSql.Rebuild, connection, transaction) { CommandTimeout = 0 })
                 await rebuild.ExecuteNonQueryAsync(cancellationToken);
-            await using (var position = new NpgsqlCommand(IncrementalSql.SetPosition, connection, transaction))
-            {
-                position.Parameters.AddWithValue("name", ChangeLog.IncrementalConsumer);
-                position.Parameters.AddWithValue("xmin", xmin);
-                await position.ExecuteNonQueryAsync(cancellationToken);
-            }
             await transaction.CommitAsync(cancellationToken);
         }
-        await using var write = new NpgsqlCommand(IncrementalSql.WriteAll, connection) { CommandTimeout = 0 };
-        await using var reader = await write.ExecuteReaderAsync(cancellationToken);
-        await reader.ReadAsync(cancellationToken);
-        return (reader.GetInt64(0), reader.GetInt64(1), reader.GetInt64(2));
+        var batches = new List<WriteCounts>();
+        var after = int.MinValue;
+        while (true)
+        {
+            var from = after;
+            var (last, write) = await transactions.RunAsync(async (connection, transaction, ct) =>
+            {
+                await using var command = new NpgsqlCommand(IncrementalSql.BootstrapWrite, connection, transaction);
+                command.Parameters.AddWithValue("after", from);
+                command.Parameters.AddWithValue("batch_models", BootstrapBatchModels);
+                await using var reader = await command.ExecuteReaderAsync(ct);
+                await reader.ReadAsync(ct);
+                return reader.IsDBNull(0) ? ((int?)null, WriteCounts.None) : (reader.GetInt32(0), WriteCounts.Read(reader, 1));
+            }, cancellationToken);
+            if (last is null) break;
+            after = last.Value;
+            batches.Add(write);
+        }
+        await transactions.RunAsync(async (connection, transaction, ct) =>
+        {
+            await using var finish = new NpgsqlCommand(IncrementalSql.BootstrapFinish, connection, transaction);
+            return await finish.ExecuteNonQueryAsync(ct);
+        }, cancellationToken);
+        return WriteCounts.Sum(batches);
     }
 
-    /// <summary>Applies the changes of these models and reviews as exact deltas and writes the rows that moved.</summary>
-    public static async Task<IncrementalWrite> ApplyAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, ChangeRows rows, CancellationToken cancellationToken)
+    /// <summary>Applies a step's log rows as exact deltas and writes the rows that moved; the caller advances the position in the same transaction.</summary>
+    public static async Task<IncrementalWrite> ApplyAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, LogStep step, CancellationToken cancellationToken)
     {
-        await RowLocks.LockInKeyOrderAsync(connection, transaction, rows.TouchedModelIds, cancellationToken);
-        await using var command = new NpgsqlCommand(IncrementalSql.Apply, connection, transaction);
-        command.Parameters.AddWithValue("models", rows.ModelIds);
-        command.Parameters.AddWithValue("reviews", rows.ReviewIds);
-        command.Parameters.AddWithValue("structural", rows.StructuralIds);
+        await using var command = new NpgsqlCommand(IncrementalSql.Apply, connection, transaction) { CommandTimeout = 0 };
+        command.Parameters.AddWithValue("from_xid", step.From.Position.Xid);
+        command.Parameters.AddWithValue("from_kind", step.From.Position.Kind.ToString());
+        command.Parameters.AddWithValue("from_row_id", step.From.Position.RowId);
+        command.Parameters.AddWithValue("to_xid", step.To.Xid);
+        command.Parameters.AddWithValue("to_kind", step.To.Kind.ToString());
+        command.Parameters.AddWithValue("to_row_id", step.To.RowId);
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         await reader.ReadAsync(cancellationToken);
-        return new IncrementalWrite(reader.GetInt64(0), reader.GetInt64(1), reader.GetInt64(2), reader.GetInt64(3), reader.GetString(4),
-            reader.GetInt64(5), reader.GetInt64(6), reader.GetInt64(7));
+        return new IncrementalWrite(WriteCounts.Read(reader), reader.GetInt64(5), reader.GetInt64(6), reader.GetInt64(7), reader.GetInt64(8), reader.GetInt64(9));
     }
 
     /// <summary>
-    /// Recomputes drifted models from their current state and returns the rows written: through
-    /// the incremental state where <paramref name="throughState"/> (so that it is repaired too),
-    /// else with the setbased statement.
+    /// Recomputes drifted models from the site's tables: through the incremental state where
+    /// <paramref name="throughState"/> (so that it is repaired too), else with the setbased statement.
     /// </summary>
-    public static async Task<long> RepairDriftedAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, int[] modelIds, bool throughState, CancellationToken cancellationToken)
-    {
-        if (throughState)
-        {
-            var repair = await RepairAsync(connection, transaction, modelIds, cancellationToken);
-            return repair.Inserted + repair.Updated + repair.Deleted;
-        }
-        var write = await SetBased.SetBasedStrategy.RefreshModelsAsync(connection, transaction, modelIds, cancellationToken);
-        return write.Inserted + write.Updated + write.Deleted;
-    }
+    public static Task<WriteCounts> RepairDriftedAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, int[] modelIds, bool throughState, CancellationToken cancellationToken) =>
+        throughState
+            ? RepairAsync(connection, transaction, modelIds, cancellationToken)
+            : SetBased.SetBasedStrategy.RefreshModelsAsync(connection, transaction, modelIds, SetBased.Recount.Everything, cancellationToken);
 
-    /// <summary>Re-derives everything about these models (state and visible rows) from the site's tables.</summary>
-    public static async Task<IncrementalWrite> RepairAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, int[] modelIds, CancellationToken cancellationToken)
+    /// <summary>Re-derives everything about these models (state and visible rows) from the site's tables, as of the consumer's position.</summary>
+    public static async Task<WriteCounts> RepairAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, int[] modelIds, CancellationToken cancellationToken)
     {
-        await RowLocks.LockInKeyOrderAsync(connection, transaction, modelIds, cancellationToken);
         await using var command = new NpgsqlCommand(IncrementalSql.Repair, connection, transaction);
         command.Parameters.AddWithValue("models", modelIds);
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         await reader.ReadAsync(cancellationToken);
-        return new IncrementalWrite(reader.GetInt64(0), reader.GetInt64(1), reader.GetInt64(2), reader.GetInt64(3), reader.GetString(4), 0, 0, 0);
+        return WriteCounts.Read(reader);
     }
 }

@@ -3,22 +3,26 @@ using Bmm.Capture;
 using Bmm.Refresh;
 using Bmm.Strategies.SetBased;
 using Bmm.Telemetry;
+using Bmm.Writing;
 
 namespace Bmm.Strategies.Incremental;
 
 /// <summary>
-/// Exact deltas from the change log (its own consumer): each transaction reads a bounded run of
-/// log rows, applies the changes of their models and reviews against the applied state
-/// (bmm.inc_apply: sums move by new minus applied, distinct users by per-user multiplicities),
-/// writes only the visible rows whose values moved, and advances the position, all at once. A
-/// crash leaves state, table and position as the last commit left them; a replay is a no-op.
-/// The first run builds the state from a snapshot (see <see cref="IncrementalState.BootstrapAsync"/>).
+/// Exact deltas from the change log (its own consumer): each transaction takes a bounded step of
+/// log rows and applies it (bmm.inc_apply: metric deltas added to the pairs their versions count
+/// in, placements and reviews re-derived from their rows, distinct users by per-user
+/// multiplicities), writing only the visible rows whose values moved, and advances the position,
+/// all at once. A crash leaves state, table and position as the last commit left them; a window
+/// already applied is refused. The first run builds the state from a snapshot
+/// (<see cref="IncrementalState.BootstrapAsync"/>).
 /// </summary>
 public sealed class IncrementalStrategy : IRefreshStrategy
 {
     public string Name => "incremental";
 
     public string Description => "Exact deltas with per-user multiplicity state; what `bmm follow` applies continuously.";
+
+    public string? Consumer => ChangeLog.IncrementalConsumer;
 
     public async Task<RefreshResult> RefreshAsync(RefreshContext context, CancellationToken cancellationToken)
     {
@@ -32,7 +36,7 @@ public sealed class IncrementalStrategy : IRefreshStrategy
         // A run that moved nothing leaves nothing new to clean up.
         if (result.Batches > 0)
             await result.TimeAsync("maintenance", () => ChangeLog.MaintainAsync(context.DataSource, context.Logger, cancellationToken));
-        result.Watermark = position is { } p ? $"xid {p.Xid}" : null;
+        result.Watermark = position?.ToString();
         return result;
     }
 
@@ -40,9 +44,9 @@ public sealed class IncrementalStrategy : IRefreshStrategy
     public static async Task BootstrapIfNeededAsync(RefreshContext context, RefreshResult result, CancellationToken cancellationToken)
     {
         if (await IncrementalState.IsBootstrappedAsync(context.DataSource, cancellationToken)) return;
-        var (inserted, updated, deleted) = await result.TimeAsync("bootstrap", () => IncrementalState.BootstrapAsync(context.DataSource, cancellationToken));
-        result.AddWrite(inserted, updated, deleted, 0);
-        Log.IncrementalBootstrapped(context.Logger, inserted, updated, deleted);
+        var write = await result.TimeAsync("bootstrap", () => IncrementalState.BootstrapAsync(context.DataSource, context.Transactions, cancellationToken));
+        result.AddWrite(write.Inserted, write.Updated, write.Deleted, 0);
+        Log.IncrementalBootstrapped(context.Logger, write.Inserted, write.Updated, write.Deleted);
     }
 
     /// <summary>The explicit queue (bmm enqueue): each queued model is re-derived in full, state included.</summary>
@@ -54,10 +58,10 @@ public sealed class IncrementalStrategy : IRefreshStrategy
             var taken = await context.Transactions.RunAsync(async (connection, transaction, ct) =>
             {
                 var ids = await result.TimeAsync("read_changes", () => ChangeLog.TakeQueuedAsync(connection, transaction, batchSize, ct));
-                var write = ids.Length == 0 ? null : await result.TimeAsync("compute_and_write", () => IncrementalState.RepairAsync(connection, transaction, ids, ct));
+                var write = ids.Length == 0 ? WriteCounts.None : await result.TimeAsync("compute_and_write", () => IncrementalState.RepairAsync(connection, transaction, ids, ct));
                 return (ids, write);
             }, cancellationToken);
-            if (taken.write is not null) Count(context, result, taken.ids.Length, taken.write);
+            ChangeLogPipeline.Count(context, result, taken.ids.Length, taken.write);
             if (taken.ids.Length < batchSize) return;
         }
     }
@@ -79,28 +83,24 @@ public sealed class IncrementalStrategy : IRefreshStrategy
             }
             var applied = await context.Transactions.RunAsync(async (connection, transaction, ct) =>
             {
-                var rows = await result.TimeAsync("read_changes", () => ChangeLog.ReadRowsAsync(connection, transaction, ChangeLog.IncrementalConsumer, context.Options.IncrementalBatchRows, ct));
-                if (rows.LogRows == 0) return (rows, Write: (IncrementalWrite?)null);
+                var step = await result.TimeAsync("read_changes", () => ChangeLog.ReadStepAsync(connection, transaction, ChangeLog.IncrementalConsumer, context.Options.IncrementalBatchRows, ct));
+                // With nothing pending the position stays where it is: an idle tick writes nothing at all.
+                if (step.IsEmpty) return (Step: step, Write: (IncrementalWrite?)null);
                 var started = Stopwatch.GetTimestamp();
-                var write = await IncrementalState.ApplyAsync(connection, transaction, rows, ct);
+                var write = await IncrementalState.ApplyAsync(connection, transaction, step, ct);
                 var seconds = Stopwatch.GetElapsedTime(started).TotalSeconds;
                 result.AddPhase("compute_and_write", seconds);
                 context.Metrics.BatchDuration.Record(seconds, new KeyValuePair<string, object?>("strategy", "incremental"));
                 // Same transaction: the position never runs ahead of the state, nor behind it.
-                await result.TimeAsync("advance_position", () => ChangeLog.AdvanceAsync(connection, transaction, ChangeLog.IncrementalConsumer, rows.From, rows.To, ct));
-                return (rows, Write: write);
+                await result.TimeAsync("advance_position", () => ChangeLog.AdvanceAsync(connection, transaction, ChangeLog.IncrementalConsumer,
+                    step.From, new ConsumerState(step.To, null, null), ct));
+                return (Step: step, Write: write);
             }, cancellationToken);
-            // With nothing read the position stays where it is: an idle tick writes nothing at all.
-            if (applied.Write is not null) Count(context, result, applied.rows.ModelIds.Length + applied.rows.ReviewIds.Length, applied.Write);
-            position = applied.rows.LogRows == 0 ? applied.rows.From : applied.rows.To;
-            if (!applied.rows.Full) return position;
+            if (applied.Write is not { } write) return applied.Step.To;
+            if (write.Anomalies > 0) Log.IncrementalAnomalies(context.Logger, write.Anomalies);
+            ChangeLogPipeline.Count(context, result, Math.Max(1, write.Pairs), write.Write);
+            position = applied.Step.To;
+            if (!applied.Step.Full) return position;
         }
-    }
-
-    /// <summary>Counted once committed; anomalies (state below zero) can only come from drift, which reconciliation repairs.</summary>
-    private static void Count(RefreshContext context, RefreshResult result, int changes, IncrementalWrite write)
-    {
-        if (write.Anomalies > 0) Log.IncrementalAnomalies(context.Logger, write.Anomalies);
-        ChangeLogPipeline.Count(context, result, changes, new SetBasedStrategy.WriteCounts(write.Inserted, write.Updated, write.Deleted, write.Unchanged, write.ClampedJson));
     }
 }

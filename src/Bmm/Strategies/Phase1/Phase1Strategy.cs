@@ -29,6 +29,9 @@ public sealed class Phase1Strategy : IRefreshStrategy
 
     public string Description => "Baseline: the plan's Phase 1 as shipped (500-model batches 5 at a time, split queries, rewrites every row).";
 
+    /// <summary>Reads no change log: a timestamp watermark, as the plan has it.</summary>
+    public string? Consumer => null;
+
     public Task<RefreshResult> RefreshAsync(RefreshContext context, CancellationToken cancellationToken) =>
         BaselineSteps.RunAsync(context, new ArrayQueue(), async (affected, result) =>
         {

@@ -32,15 +32,10 @@ internal static class ReviewsMvSql
         WITH ids AS (
             SELECT DISTINCT id FROM unnest(@ids::int[]) AS id
         ), {SetBasedSql.PublishedSums}, desired AS MATERIALIZED (
-            SELECT s."modelId", s."baseModel",
-                   coalesce(rs."thumbsUpCount", 0)::int AS "thumbsUpCount",
-                   least(s.downloads, 2147483647)::int AS "downloadCount",
-                   least(s.images, 2147483647)::int AS "imageCount",
-                   s.downloads AS raw_downloads, s.images AS raw_images,
-                   mo."status", mo."availability", mo."nsfwLevel", mo."mode", mo."poi", mo."minor"
+            SELECT s."modelId", s."baseModel", coalesce(rs."thumbsUpCount", 0)::int AS thumbs, s.downloads, s.images
             FROM sums s
-            JOIN "Model" mo ON mo."id" = s."modelId"
             LEFT JOIN bmm.review_stats rs ON rs."modelId" = s."modelId" AND rs."baseModel" = s."baseModel"
-        ), {SetBasedSql.WriteDesired}
+        )
+        {SetBasedSql.WriteDesired}
         """;
 }

@@ -3,6 +3,7 @@ using Bmm.Capture;
 using Bmm.Refresh;
 using Bmm.Strategies.SetBased;
 using Bmm.Telemetry;
+using Bmm.Writing;
 using Npgsql;
 
 namespace Bmm.Strategies.ReviewsMv;
@@ -31,6 +32,8 @@ public sealed class ReviewsMvStrategy : IRefreshStrategy
     private static readonly ChangeLogPipeline Pipeline = new("reviews-mv", Consumer, RefreshModelsAsync);
 
     public string Name => "reviews-mv";
+
+    string? IRefreshStrategy.Consumer => Consumer;
 
     public string Description => "Baseline: the plan's Option C, thumbs-up counts from a materialized view refreshed every Job:ReviewsMvRefreshMinutes (stale in between).";
 
@@ -81,7 +84,7 @@ public sealed class ReviewsMvStrategy : IRefreshStrategy
     {
         var stale = await result.TimeAsync("read_stale_models", () => StaleModelsAsync(context.DataSource, cancellationToken));
         Log.ReviewStatsRefreshed(context.Logger, seconds, stale.Length);
-        await Pipeline.WriteBatchesAsync(context, result, stale, new HashSet<int>(), async (connection, transaction, ct) =>
+        await Pipeline.WriteModelsAsync(context, result, stale, async (connection, transaction, ct) =>
         {
             await using var record = new NpgsqlCommand(ReviewsMvSql.RecordRefresh, connection, transaction);
             record.Parameters.AddWithValue("refreshed_at", now.ToUniversalTime());
@@ -104,11 +107,10 @@ public sealed class ReviewsMvStrategy : IRefreshStrategy
 
     /// <summary>
     /// Recomputes the given models with the thumbs-up counts of the view and writes only what
-    /// differs; every count comes from the view, so the recount set is not needed.
+    /// differs; every count comes from the view, so nothing is recounted.
     /// </summary>
-    private static async Task<SetBasedStrategy.WriteCounts> RefreshModelsAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, int[] modelIds, int[] recountIds, CancellationToken cancellationToken)
+    private static async Task<WriteCounts> RefreshModelsAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, int[] modelIds, Recount recount, CancellationToken cancellationToken)
     {
-        await RowLocks.LockInKeyOrderAsync(connection, transaction, modelIds, cancellationToken);
         await using var command = new NpgsqlCommand(ReviewsMvSql.RefreshModels, connection, transaction);
         command.Parameters.AddWithValue("ids", modelIds);
         return await SetBasedStrategy.ExecuteBatchAsync(command, cancellationToken);

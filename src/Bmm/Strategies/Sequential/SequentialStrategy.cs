@@ -29,6 +29,9 @@ public sealed class SequentialStrategy : IRefreshStrategy
 
     public string Description => "Baseline: the site's job before the plan (watermark, 200-model batches one by one, rewrites every row).";
 
+    /// <summary>Reads no change log: a timestamp watermark, as the plan has it.</summary>
+    public string? Consumer => null;
+
     public Task<RefreshResult> RefreshAsync(RefreshContext context, CancellationToken cancellationToken) =>
         BaselineSteps.RunAsync(context, new PerIdQueue(), async (affected, result) =>
         {

@@ -1,9 +1,26 @@
 using System.Diagnostics;
 using Bmm.Capture;
 using Bmm.Refresh;
+using Bmm.Writing;
 using Npgsql;
 
 namespace Bmm.Strategies.SetBased;
+
+/// <summary>
+/// Which pairs of a batch to recount distinct thumbs-up users for: all of them, or the given
+/// (model, base model) pairs (and those the table lacks).
+/// </summary>
+public sealed record Recount(bool All, int[] Models, string[] Bases)
+{
+    public static readonly Recount Everything = new(true, [], []);
+
+    /// <summary>The pairs a sweep's models ask to recount.</summary>
+    public static Recount PairsOf(IEnumerable<SweepModel> models)
+    {
+        var pairs = models.SelectMany(m => m.RecountBases.Select(b => (m.ModelId, Base: b))).ToList();
+        return new Recount(false, pairs.Select(p => p.ModelId).ToArray(), pairs.Select(p => p.Base).ToArray());
+    }
+}
 
 /// <summary>
 /// The default: consumes the change log written by the capture triggers (so no change is lost,
@@ -17,6 +34,8 @@ public sealed class SetBasedStrategy : IRefreshStrategy
 
     public string Description => "Change-log driven, exact, writes only changed rows (default).";
 
+    public string? Consumer => ChangeLog.SetBasedConsumer;
+
     private static readonly ChangeLogPipeline Pipeline = new("setbased", ChangeLog.SetBasedConsumer, RefreshModelsAsync);
 
     public async Task<RefreshResult> RefreshAsync(RefreshContext context, CancellationToken cancellationToken)
@@ -26,24 +45,17 @@ public sealed class SetBasedStrategy : IRefreshStrategy
         return result;
     }
 
-    /// <summary>What one application of <see cref="SetBasedSql.RefreshModels"/> wrote.</summary>
-    public sealed record WriteCounts(long Inserted, long Updated, long Deleted, long Unchanged, string ClampedJson);
-
-    /// <summary>Recomputes the given models from their current state and writes only what differs.</summary>
-    public static Task<WriteCounts> RefreshModelsAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, int[] modelIds, CancellationToken cancellationToken) =>
-        RefreshModelsAsync(connection, transaction, modelIds, modelIds, cancellationToken);
-
     /// <summary>
-    /// Recomputes the given models and writes only what differs; distinct thumbs-up users are
-    /// recounted for <paramref name="recountIds"/> (and for pairs the table lacks), and kept as
-    /// the table holds them for the others, whose only changes were version metrics.
+    /// Recomputes the given models in the caller's transaction and writes only what differs;
+    /// distinct thumbs-up users are recounted as <paramref name="recount"/> says.
     /// </summary>
-    public static async Task<WriteCounts> RefreshModelsAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, int[] modelIds, int[] recountIds, CancellationToken cancellationToken)
+    public static async Task<WriteCounts> RefreshModelsAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, int[] modelIds, Recount recount, CancellationToken cancellationToken)
     {
-        await RowLocks.LockInKeyOrderAsync(connection, transaction, modelIds, cancellationToken);
         await using var command = new NpgsqlCommand(SetBasedSql.RefreshModels, connection, transaction);
         command.Parameters.AddWithValue("ids", modelIds);
-        command.Parameters.AddWithValue("recount", recountIds);
+        command.Parameters.AddWithValue("recount_all", recount.All);
+        command.Parameters.AddWithValue("recount_models", recount.Models);
+        command.Parameters.AddWithValue("recount_bases", recount.Bases);
         return await ExecuteBatchAsync(command, cancellationToken);
     }
 
@@ -52,9 +64,6 @@ public sealed class SetBasedStrategy : IRefreshStrategy
     {
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         await reader.ReadAsync(cancellationToken);
-        var desired = reader.GetInt64(0);
-        var inserted = reader.GetInt64(1);
-        var updated = reader.GetInt64(2);
-        return new WriteCounts(inserted, updated, reader.GetInt64(3), desired - inserted - updated, reader.GetString(4));
+        return WriteCounts.Read(reader);
     }
 }

@@ -1,0 +1,119 @@
+-- The change log's functions. Re-applied by every `migrate` (CREATE OR REPLACE), so that a new
+-- version of the job brings its functions with it; tables live in the versioned scripts.
+
+-- Width of one change-log partition, in transaction ids.
+CREATE OR REPLACE FUNCTION bmm.change_log_partition_width() RETURNS BIGINT
+    LANGUAGE sql IMMUTABLE AS 'SELECT 1048576::bigint';
+
+-- Creates the partitions for the current xid range and the next `ahead` ones, skipping any
+-- range that already holds rows in the default partition (PostgreSQL would refuse it).
+CREATE OR REPLACE FUNCTION bmm.ensure_change_log_partitions(ahead INTEGER) RETURNS INTEGER
+LANGUAGE plpgsql AS $$
+DECLARE
+    width   BIGINT := bmm.change_log_partition_width();
+    current BIGINT := pg_snapshot_xmax(pg_current_snapshot())::text::bigint / width;
+    created INTEGER := 0;
+    bucket  BIGINT;
+    name    TEXT;
+BEGIN
+    FOR bucket IN current .. current + ahead LOOP
+        name := format('change_log_p%s', bucket);
+        CONTINUE WHEN to_regclass(format('bmm.%I', name)) IS NOT NULL;
+        CONTINUE WHEN EXISTS (SELECT 1 FROM bmm.change_log_default
+                              WHERE xid >= bucket * width AND xid < (bucket + 1) * width);
+        EXECUTE format('CREATE TABLE bmm.%I PARTITION OF bmm.change_log FOR VALUES FROM (%s) TO (%s)',
+                       name, bucket * width, (bucket + 1) * width);
+        created := created + 1;
+    END LOOP;
+    RETURN created;
+END;
+$$;
+
+-- One round trip of upkeep after a run: partitions ahead; consumed partitions truncated (a lock
+-- on that partition only), then dropped a width later; consumed rows of the default partition
+-- deleted. Every row below the lowest position's transaction id is consumed by every consumer.
+-- Best effort under a short lock timeout, so that it never queues in front of the site's writers:
+-- what is busy is left for the next run. Returns what it did.
+CREATE OR REPLACE FUNCTION bmm.maintain_change_log() RETURNS SETOF TEXT
+LANGUAGE plpgsql AS $$
+DECLARE
+    width BIGINT := bmm.change_log_partition_width();
+    low   BIGINT := (SELECT min(xid) FROM bmm.consumer);
+    part  RECORD;
+BEGIN
+    PERFORM set_config('lock_timeout', '100ms', true);
+    BEGIN
+        PERFORM bmm.ensure_change_log_partitions(3);
+    EXCEPTION WHEN lock_not_available THEN NULL;
+    END;
+    IF low IS NULL THEN RETURN; END IF;
+    FOR part IN
+        SELECT c.oid, c.relname, substring(c.relname FROM 'change_log_p(\d+)')::bigint AS bucket
+        FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+        WHERE i.inhparent = 'bmm.change_log'::regclass AND c.relname LIKE 'change\_log\_p%'
+        ORDER BY 2
+    LOOP
+        BEGIN
+            IF (part.bucket + 2) * width <= low THEN
+                EXECUTE format('DROP TABLE bmm.%I', part.relname);
+                RETURN NEXT 'dropped ' || part.relname;
+            ELSIF (part.bucket + 1) * width <= low AND pg_relation_size(part.oid) > 0 THEN
+                EXECUTE format('TRUNCATE bmm.%I', part.relname);
+                RETURN NEXT 'truncated ' || part.relname;
+            END IF;
+        EXCEPTION WHEN lock_not_available THEN NULL;
+        END;
+    END LOOP;
+    BEGIN
+        DELETE FROM bmm.change_log_default WHERE xid < low;
+    EXCEPTION WHEN lock_not_available THEN NULL;
+    END;
+END;
+$$;
+
+-- Widens a 32-bit transaction id (as pg_stat_activity shows them) to the 64-bit value nearest
+-- to a 64-bit reference; correct while the two are within 2^31 of each other, either way.
+CREATE OR REPLACE FUNCTION bmm.widen_xid(xid32 BIGINT, reference BIGINT) RETURNS BIGINT
+    LANGUAGE sql IMMUTABLE AS
+    'SELECT reference + (xid32 - reference % 4294967296 + 6442450944) % 4294967296 - 2147483648';
+
+-- The models that the log rows past (from_xid, from_kind, from_row) and below below_xid ask a
+-- recomputing consumer to recompute, each with the base models whose distinct thumbs-up users
+-- must be recounted (recount_base; null where the model is recomputed for its sums or its
+-- copied columns only). Versions are mapped to models as they are now: a version moved since
+-- its metric or review changed has a 'v' row of its own, which names both its old and its new
+-- model, so both are recomputed once the move is below the horizon. A version that is not
+-- Published now counts nowhere, so its rows name no model, unless @any_status (the models whose
+-- state a change may touch: reviews are kept whatever their version's status).
+--   'm' the version's model, if the version is Published now;
+--   'r' the models of its old and new version, if Published now, recounting their pairs;
+--   'v' its old model if the old row was Published, its new one if the new row is, recounting both pairs;
+--   'o' the model (a model edit moves only the six copied columns).
+-- One scan of the log, grouped to distinct versions and models before any lookup.
+DROP FUNCTION IF EXISTS bmm.changed_pairs(BIGINT, "char", INTEGER, BIGINT);
+CREATE OR REPLACE FUNCTION bmm.changed_pairs(from_xid BIGINT, from_kind "char", from_row INTEGER, below_xid BIGINT, any_status BOOLEAN)
+RETURNS TABLE (model_id INTEGER, recount_base TEXT)
+LANGUAGE sql STABLE AS $$
+    WITH keys AS (
+        SELECT k.version_id, k.model_id, k.base_model, bool_or(k.recount) AS recount
+        FROM bmm.change_log l
+        CROSS JOIN LATERAL (VALUES
+            (CASE l.kind WHEN 'm' THEN l.row_id WHEN 'r' THEN l.old_version END,
+             CASE WHEN l.kind = 'o' THEN l.row_id WHEN l.kind = 'v' AND l.old_status = 'Published' THEN l.old_model END,
+             CASE WHEN l.kind = 'v' THEN l.old_base END,
+             l.kind IN ('r', 'v')),
+            (CASE WHEN l.kind = 'r' THEN l.new_version END,
+             CASE WHEN l.kind = 'v' AND l.new_status = 'Published' THEN l.new_model END,
+             CASE WHEN l.kind = 'v' THEN l.new_base END,
+             true)
+        ) AS k (version_id, model_id, base_model, recount)
+        WHERE (l.xid, l.kind, l.row_id) > (from_xid, from_kind, from_row) AND l.xid < below_xid
+          AND (k.version_id IS NOT NULL OR k.model_id IS NOT NULL)
+        GROUP BY k.version_id, k.model_id, k.base_model
+    )
+    SELECT v."modelId", CASE WHEN k.recount THEN v."baseModel" END
+    FROM keys k JOIN "ModelVersion" v ON v."id" = k.version_id AND (any_status OR v."status" = 'Published')
+    UNION ALL
+    SELECT k.model_id, CASE WHEN k.recount THEN k.base_model END
+    FROM keys k WHERE k.version_id IS NULL
+$$;

@@ -1,0 +1,464 @@
+-- The incremental strategy's functions. Its state (versioned scripts 0002 and 0004):
+--   inc_version   where each Published version counts: its (model, base model);
+--   inc_review    every qualifying review (recommended, not excluded, no TOS violation);
+--   inc_thumb     per (model, base model, user): the qualifying reviews of that user on versions
+--                 counting in that pair; the user counts while this is above zero;
+--   inc_overflow  the true sums of the pairs whose sums the visible table cannot hold (above
+--                 int4, or below zero for a moment while deltas arrive out of order);
+--   the visible table itself: every other pair's sums and distinct users.
+-- Invariant: a pair's sums are the metric values of the versions counting in it, as of the
+-- consumer's position; its distinct users are the users with a multiplicity above zero; and
+-- inc_thumb is exactly what inc_version and inc_review give. A metric change therefore writes
+-- only the visible row of the pair its version counts in, and nothing else.
+--
+-- Why the result is exact whatever order transactions commit in: the state moves by operations
+-- that each keep the invariant, and their results do not depend on their order.
+--   * A metric delta (new minus old, from the writer's own rows) adds to the pair its version
+--     counts in, per the state. Deltas add, so their order does not matter, and once every delta
+--     is applied a version's value is its current value.
+--   * A placement (a version published, unpublished, moved, deleted) is re-derived from the
+--     version's current row, never from the log's values, and moves the version's value as of
+--     the step's end, v = current value - deltas logged past the step's end (read in one
+--     snapshot with the current value, so a transaction is in both or in neither), from the pair
+--     the state has it in to the pair it counts in now, with its reviewers. Applied after the
+--     step's deltas (which went to the old pair), the old pair loses exactly what it had and the
+--     new one gains exactly what it should. The last placement read is the version's current
+--     row, whatever order the moves committed in; a later move has a log row of its own.
+--   * A review is re-derived from its current row against the state, as are models.
+-- Consumers read the log only below the horizon, in (xid, kind, row_id) order, with the position
+-- advanced in the transaction that applies: every row is applied exactly once.
+
+DROP FUNCTION IF EXISTS bmm.inc_apply(INTEGER[], INTEGER[], INTEGER[]);
+DROP FUNCTION IF EXISTS bmm.inc_scratch();
+DROP FUNCTION IF EXISTS bmm.inc_repair(INTEGER[]);
+
+-- True when a metric delta of transaction @xid is already in the state the bootstrap built: the
+-- transaction was visible in its snapshot (below its xmax and not running).
+CREATE OR REPLACE FUNCTION bmm.inc_in_bootstrap(xid BIGINT, skip_below BIGINT, skip_except BIGINT[]) RETURNS BOOLEAN
+    LANGUAGE sql IMMUTABLE AS 'SELECT skip_below IS NOT NULL AND xid < skip_below AND xid <> ALL (skip_except)';
+
+-- The metric values of @versions once every delta at or below the position is applied: their
+-- current values minus the deltas logged past the position (those of the bootstrap's snapshot
+-- excepted, which its values hold). STABLE: one snapshot for the values and the log.
+CREATE OR REPLACE FUNCTION bmm.inc_values_at(versions INTEGER[], after_xid BIGINT, after_kind "char", after_row INTEGER)
+RETURNS TABLE (version_id INTEGER, downloads BIGINT, images BIGINT)
+LANGUAGE sql STABLE AS $$
+    WITH later AS (
+        SELECT l.row_id, sum(l.downloads) AS downloads, sum(l.images) AS images
+        FROM bmm.change_log l
+        LEFT JOIN bmm.consumer c ON c.name = 'incremental'
+        WHERE (l.xid, l.kind, l.row_id) > (after_xid, after_kind, after_row) AND l.kind = 'm' AND l.row_id = ANY (versions)
+          AND NOT bmm.inc_in_bootstrap(l.xid, c.skip_below, c.skip_except)
+        GROUP BY l.row_id
+    )
+    SELECT v.id, coalesce(m."downloadCount", 0)::bigint - coalesce(later.downloads, 0),
+           coalesce(m."imageCount", 0)::bigint - coalesce(later.images, 0)
+    FROM (SELECT DISTINCT unnest(versions) AS id) v
+    LEFT JOIN "ModelVersionMetric" m ON m."modelVersionId" = v.id
+    LEFT JOIN later ON later.row_id = v.id
+$$;
+
+-- Applies changes to the state and writes the visible rows that moved (see the top of this file):
+--   after_*        the position the changes bring the state to (the step's end, or for a repair
+--                  the consumer's position);
+--   m_*            metric deltas per version;
+--   v_versions     versions whose placement is re-derived from their current row;
+--   v_pair_*       pairs the versions' log rows name, checked for a stale row (the site's publish
+--                  trigger inserts a zero row for a pair a version then leaves before the job runs);
+--   r_reviews      reviews re-derived from their current row;
+--   o_models       models edited or deleted: every row of theirs is written again;
+--   recompute_models  models whose multiplicities and pairs are recomputed from the state rather
+--                  than moved (a repair).
+-- anomalies counts multiplicities or user counts that went below zero, which only drift causes.
+CREATE OR REPLACE FUNCTION bmm.inc_apply_changes(
+    after_xid BIGINT, after_kind "char", after_row INTEGER,
+    m_versions INTEGER[], m_downloads BIGINT[], m_images BIGINT[],
+    v_versions INTEGER[], v_pair_models INTEGER[], v_pair_bases TEXT[],
+    r_reviews INTEGER[], o_models INTEGER[], recompute_models INTEGER[],
+    OUT inserted BIGINT, OUT updated BIGINT, OUT deleted BIGINT, OUT unchanged BIGINT, OUT clamped TEXT,
+    OUT placements BIGINT, OUT reviews BIGINT, OUT pairs BIGINT, OUT anomalies BIGINT)
+LANGUAGE plpgsql SET plan_cache_mode = force_custom_plan AS $$
+DECLARE
+    -- Pair deltas: sums, users, and whether the pair may have lost its last version.
+    pd_models INTEGER[] := '{}'; pd_bases TEXT[] := '{}'; pd_downloads BIGINT[] := '{}'; pd_images BIGINT[] := '{}';
+    pd_thumbs INTEGER[] := '{}'; pd_check BOOLEAN[] := '{}';
+    -- Multiplicity deltas per (pair, user).
+    td_models INTEGER[] := '{}'; td_bases TEXT[] := '{}'; td_users INTEGER[] := '{}'; td_counts INTEGER[] := '{}';
+    a_models INTEGER[]; a_bases TEXT[]; a_downloads BIGINT[]; a_images BIGINT[]; a_thumbs INTEGER[]; a_check BOOLEAN[];
+    b_models INTEGER[]; b_bases TEXT[]; b_users INTEGER[]; b_counts INTEGER[];
+    w_models INTEGER[]; w_bases TEXT[]; w_thumbs INTEGER[]; w_downloads BIGINT[]; w_images BIGINT[]; w_gone BOOLEAN[];
+    negative BIGINT;
+BEGIN
+    placements := 0; reviews := 0; anomalies := 0;
+
+    -- 1. Metric deltas go to the pair their version counts in (before this step's placements).
+    IF cardinality(m_versions) > 0 THEN
+        SELECT coalesce(array_agg(d.model_id), '{}'), coalesce(array_agg(d.base_model), '{}'),
+               coalesce(array_agg(d.downloads), '{}'), coalesce(array_agg(d.images), '{}')
+        INTO pd_models, pd_bases, pd_downloads, pd_images
+        FROM (SELECT v.model_id, v.base_model, sum(m.downloads)::bigint AS downloads, sum(m.images)::bigint AS images
+              FROM unnest(m_versions, m_downloads, m_images) AS m (version_id, downloads, images)
+              JOIN bmm.inc_version v ON v.version_id = m.version_id
+              GROUP BY v.model_id, v.base_model) d;
+        pd_thumbs := array_fill(0, ARRAY[cardinality(pd_models)]);
+        pd_check := array_fill(false, ARRAY[cardinality(pd_models)]);
+    END IF;
+
+    -- 2. Placements: each version as it is now against where the state has it; its value as of
+    --    the position leaves the old pair and joins the new one, with its reviewers.
+    IF cardinality(v_versions) > 0 THEN
+        CREATE TEMP TABLE IF NOT EXISTS inc_moved (version_id INTEGER, old_model INTEGER, old_base TEXT,
+            new_model INTEGER, new_base TEXT, downloads BIGINT, images BIGINT) ON COMMIT DROP;
+        TRUNCATE inc_moved;
+        INSERT INTO inc_moved
+        WITH placed AS MATERIALIZED (
+            SELECT c.version_id, a.model_id AS old_model, a.base_model AS old_base, n."modelId" AS new_model, n."baseModel" AS new_base
+            FROM (SELECT DISTINCT unnest(v_versions) AS version_id) c
+            LEFT JOIN bmm.inc_version a ON a.version_id = c.version_id
+            LEFT JOIN "ModelVersion" n ON n."id" = c.version_id AND n."status" = 'Published'
+            WHERE (a.model_id, a.base_model) IS DISTINCT FROM (n."modelId", n."baseModel")
+        )
+        SELECT p.version_id, p.old_model, p.old_base, p.new_model, p.new_base, val.downloads, val.images
+        FROM placed p
+        JOIN bmm.inc_values_at(ARRAY(SELECT version_id FROM placed), after_xid, after_kind, after_row) val ON val.version_id = p.version_id;
+        GET DIAGNOSTICS placements = ROW_COUNT;
+
+        IF placements > 0 THEN
+            SELECT pd_models || coalesce(array_agg(x.model_id), '{}'), pd_bases || coalesce(array_agg(x.base_model), '{}'),
+                   pd_downloads || coalesce(array_agg(x.downloads), '{}'), pd_images || coalesce(array_agg(x.images), '{}'),
+                   pd_thumbs || coalesce(array_agg(0), '{}'), pd_check || coalesce(array_agg(true), '{}')
+            INTO pd_models, pd_bases, pd_downloads, pd_images, pd_thumbs, pd_check
+            FROM (SELECT old_model AS model_id, old_base AS base_model, -downloads AS downloads, -images AS images FROM inc_moved WHERE old_model IS NOT NULL
+                  UNION ALL
+                  SELECT new_model, new_base, downloads, images FROM inc_moved WHERE new_model IS NOT NULL) x;
+
+            SELECT coalesce(array_agg(x.model_id), '{}'), coalesce(array_agg(x.base_model), '{}'),
+                   coalesce(array_agg(x.user_id), '{}'), coalesce(array_agg(x.reviews), '{}')
+            INTO td_models, td_bases, td_users, td_counts
+            FROM (SELECT m.old_model AS model_id, m.old_base AS base_model, r.user_id, -1 AS reviews
+                  FROM inc_moved m JOIN bmm.inc_review r ON r.version_id = m.version_id WHERE m.old_model IS NOT NULL
+                  UNION ALL
+                  SELECT m.new_model, m.new_base, r.user_id, 1
+                  FROM inc_moved m JOIN bmm.inc_review r ON r.version_id = m.version_id WHERE m.new_model IS NOT NULL) x;
+
+            DELETE FROM bmm.inc_version s USING inc_moved m WHERE s.version_id = m.version_id AND m.new_model IS NULL;
+            INSERT INTO bmm.inc_version (version_id, model_id, base_model)
+            SELECT version_id, new_model, new_base FROM inc_moved WHERE new_model IS NOT NULL
+            ON CONFLICT (version_id) DO UPDATE SET model_id = excluded.model_id, base_model = excluded.base_model;
+        END IF;
+    END IF;
+
+    IF cardinality(v_pair_models) > 0 THEN
+        pd_models := pd_models || v_pair_models;
+        pd_bases := pd_bases || v_pair_bases;
+        pd_downloads := pd_downloads || array_fill(0::bigint, ARRAY[cardinality(v_pair_models)]);
+        pd_images := pd_images || array_fill(0::bigint, ARRAY[cardinality(v_pair_models)]);
+        pd_thumbs := pd_thumbs || array_fill(0, ARRAY[cardinality(v_pair_models)]);
+        pd_check := pd_check || array_fill(true, ARRAY[cardinality(v_pair_models)]);
+    END IF;
+
+    -- 3. Reviews as they are now against the state; each side counts where its version counts now.
+    IF cardinality(r_reviews) > 0 THEN
+        CREATE TEMP TABLE IF NOT EXISTS inc_review_change (review_id INTEGER, old_version INTEGER, old_user INTEGER,
+            new_version INTEGER, new_user INTEGER) ON COMMIT DROP;
+        TRUNCATE inc_review_change;
+        INSERT INTO inc_review_change
+        WITH qualifying AS (
+            SELECT r."id", r."modelVersionId", r."userId" FROM "ResourceReview" r
+            WHERE r."id" = ANY (r_reviews) AND r."recommended" AND NOT r."exclude" AND NOT r."tosViolation"
+        ), applied AS (
+            SELECT s.review_id, s.version_id, s.user_id FROM bmm.inc_review s WHERE s.review_id = ANY (r_reviews)
+        )
+        SELECT coalesce(a.review_id, q."id"), a.version_id, a.user_id, q."modelVersionId", q."userId"
+        FROM applied a FULL JOIN qualifying q ON q."id" = a.review_id
+        WHERE (a.version_id, a.user_id) IS DISTINCT FROM (q."modelVersionId", q."userId");
+        GET DIAGNOSTICS reviews = ROW_COUNT;
+
+        IF reviews > 0 THEN
+            SELECT td_models || coalesce(array_agg(x.model_id), '{}'), td_bases || coalesce(array_agg(x.base_model), '{}'),
+                   td_users || coalesce(array_agg(x.user_id), '{}'), td_counts || coalesce(array_agg(x.reviews), '{}')
+            INTO td_models, td_bases, td_users, td_counts
+            FROM (SELECT v.model_id, v.base_model, c.old_user AS user_id, -1 AS reviews
+                  FROM inc_review_change c JOIN bmm.inc_version v ON v.version_id = c.old_version
+                  UNION ALL
+                  SELECT v.model_id, v.base_model, c.new_user, 1
+                  FROM inc_review_change c JOIN bmm.inc_version v ON v.version_id = c.new_version) x;
+
+            DELETE FROM bmm.inc_review s USING inc_review_change c WHERE s.review_id = c.review_id AND c.new_version IS NULL;
+            INSERT INTO bmm.inc_review (review_id, version_id, user_id)
+            SELECT review_id, new_version, new_user FROM inc_review_change WHERE new_version IS NOT NULL
+            ON CONFLICT (review_id) DO UPDATE SET version_id = excluded.version_id, user_id = excluded.user_id;
+        END IF;
+    END IF;
+
+    -- 4. Multiplicities: a user enters a pair's count when theirs rises from zero, leaves it at zero.
+    IF cardinality(td_models) > 0 THEN
+        WITH delta AS (
+            SELECT d.model_id, d.base_model, d.user_id, sum(d.reviews)::int AS reviews
+            FROM unnest(td_models, td_bases, td_users, td_counts) AS d (model_id, base_model, user_id, reviews)
+            GROUP BY d.model_id, d.base_model, d.user_id HAVING sum(d.reviews) <> 0
+        ), moved AS MATERIALIZED (
+            SELECT d.model_id, d.base_model, d.user_id, coalesce(t.reviews, 0) AS before, coalesce(t.reviews, 0) + d.reviews AS after
+            FROM delta d LEFT JOIN bmm.inc_thumb t ON t.model_id = d.model_id AND t.base_model = d.base_model AND t.user_id = d.user_id
+        ), removed AS (
+            DELETE FROM bmm.inc_thumb t USING moved m
+            WHERE t.model_id = m.model_id AND t.base_model = m.base_model AND t.user_id = m.user_id AND m.after <= 0
+        ), kept AS (
+            INSERT INTO bmm.inc_thumb (model_id, base_model, user_id, reviews)
+            SELECT model_id, base_model, user_id, after FROM moved WHERE after > 0
+            ON CONFLICT (model_id, base_model, user_id) DO UPDATE SET reviews = excluded.reviews
+        ), counted AS (
+            SELECT model_id, base_model,
+                   sum(CASE WHEN before <= 0 AND after > 0 THEN 1 WHEN before > 0 AND after <= 0 THEN -1 ELSE 0 END)::int AS thumbs
+            FROM moved GROUP BY model_id, base_model
+        )
+        SELECT coalesce(array_agg(model_id), '{}'), coalesce(array_agg(base_model), '{}'), coalesce(array_agg(thumbs), '{}'),
+               (SELECT count(*) FROM moved WHERE after < 0)
+        INTO a_models, a_bases, a_thumbs, negative
+        FROM counted WHERE thumbs <> 0;
+        anomalies := anomalies + negative;
+        pd_models := pd_models || a_models;
+        pd_bases := pd_bases || a_bases;
+        pd_downloads := pd_downloads || array_fill(0::bigint, ARRAY[cardinality(a_models)]);
+        pd_images := pd_images || array_fill(0::bigint, ARRAY[cardinality(a_models)]);
+        pd_thumbs := pd_thumbs || a_thumbs;
+        pd_check := pd_check || array_fill(false, ARRAY[cardinality(a_models)]);
+    END IF;
+
+    -- 5. Models edited or deleted: every pair the state has for them is written again (and their
+    --    other rows removed, as scope of the write).
+    IF cardinality(o_models) > 0 THEN
+        SELECT pd_models || coalesce(array_agg(x.model_id), '{}'), pd_bases || coalesce(array_agg(x.base_model), '{}'),
+               pd_downloads || coalesce(array_agg(0::bigint), '{}'), pd_images || coalesce(array_agg(0::bigint), '{}'),
+               pd_thumbs || coalesce(array_agg(0), '{}'), pd_check || coalesce(array_agg(true), '{}')
+        INTO pd_models, pd_bases, pd_downloads, pd_images, pd_thumbs, pd_check
+        FROM (SELECT DISTINCT v.model_id, v.base_model FROM bmm.inc_version v WHERE v.model_id = ANY (o_models)) x;
+    END IF;
+
+    -- 6. Recomputed models: their multiplicities from the state itself.
+    IF cardinality(recompute_models) > 0 THEN
+        DELETE FROM bmm.inc_thumb WHERE model_id = ANY (recompute_models);
+        INSERT INTO bmm.inc_thumb (model_id, base_model, user_id, reviews)
+        SELECT v.model_id, v.base_model, r.user_id, count(*)
+        FROM bmm.inc_version v JOIN bmm.inc_review r ON r.version_id = v.version_id
+        WHERE v.model_id = ANY (recompute_models)
+        GROUP BY v.model_id, v.base_model, r.user_id;
+    END IF;
+
+    -- 7. The new values of every pair that moved: the visible row's (or the overflow's true sums)
+    --    plus the deltas; a pair that may have lost its last version is gone when the state has
+    --    none left in it. Recomputed models' pairs are summed from the state instead.
+    WITH delta AS (
+        SELECT d.model_id, d.base_model, sum(d.downloads)::bigint AS downloads, sum(d.images)::bigint AS images,
+               sum(d.thumbs)::int AS thumbs, bool_or(d.checked) AS checked
+        FROM unnest(pd_models, pd_bases, pd_downloads, pd_images, pd_thumbs, pd_check) AS d (model_id, base_model, downloads, images, thumbs, checked)
+        WHERE d.model_id <> ALL (recompute_models)
+        GROUP BY d.model_id, d.base_model
+        -- A version moved out and back, or deltas that cancel, move nothing.
+        HAVING bool_or(d.checked) OR sum(d.downloads) <> 0 OR sum(d.images) <> 0 OR sum(d.thumbs) <> 0
+    ), moved AS (
+        SELECT d.model_id, d.base_model,
+               d.checked AND NOT EXISTS (SELECT 1 FROM bmm.inc_version v WHERE v.model_id = d.model_id AND v.base_model = d.base_model) AS gone,
+               coalesce(o.downloads, t."downloadCount", 0) + d.downloads AS downloads,
+               coalesce(o.images, t."imageCount", 0) + d.images AS images,
+               coalesce(t."thumbsUpCount", 0) + d.thumbs AS thumbs
+        FROM delta d
+        LEFT JOIN "ModelBaseModelMetric" t ON t."modelId" = d.model_id AND t."baseModel" = d.base_model
+        LEFT JOIN bmm.inc_overflow o ON o.model_id = d.model_id AND o.base_model = d.base_model
+    ), recomputed AS (
+        SELECT v.model_id, v.base_model, false AS gone, sum(val.downloads)::bigint AS downloads, sum(val.images)::bigint AS images,
+               (SELECT count(*) FROM bmm.inc_thumb t WHERE t.model_id = v.model_id AND t.base_model = v.base_model)::int AS thumbs
+        FROM bmm.inc_version v
+        JOIN bmm.inc_values_at(ARRAY(SELECT s.version_id FROM bmm.inc_version s WHERE s.model_id = ANY (recompute_models)),
+                               after_xid, after_kind, after_row) val ON val.version_id = v.version_id
+        WHERE v.model_id = ANY (recompute_models)
+        GROUP BY v.model_id, v.base_model
+    ), all_pairs AS (
+        SELECT * FROM moved UNION ALL SELECT * FROM recomputed
+    )
+    SELECT coalesce(array_agg(model_id), '{}'), coalesce(array_agg(base_model), '{}'), coalesce(array_agg(thumbs), '{}'),
+           coalesce(array_agg(downloads), '{}'), coalesce(array_agg(images), '{}'), coalesce(array_agg(gone), '{}'),
+           count(*) FILTER (WHERE NOT gone AND thumbs < 0)
+    INTO w_models, w_bases, w_thumbs, w_downloads, w_images, w_gone, negative
+    FROM all_pairs;
+    anomalies := anomalies + negative;
+    pairs := cardinality(w_models);
+
+    -- 8. True sums the visible table cannot hold are kept aside; the rest need no keeping.
+    DELETE FROM bmm.inc_overflow o
+    USING unnest(w_models, w_bases, w_downloads, w_images, w_gone) AS w (model_id, base_model, downloads, images, gone)
+    WHERE o.model_id = w.model_id AND o.base_model = w.base_model
+      AND (w.gone OR (w.downloads BETWEEN 0 AND 2147483647 AND w.images BETWEEN 0 AND 2147483647));
+    DELETE FROM bmm.inc_overflow o
+    WHERE o.model_id = ANY (recompute_models)
+      AND NOT EXISTS (SELECT 1 FROM bmm.inc_version v WHERE v.model_id = o.model_id AND v.base_model = o.base_model);
+    INSERT INTO bmm.inc_overflow (model_id, base_model, downloads, images)
+    SELECT w.model_id, w.base_model, w.downloads, w.images
+    FROM unnest(w_models, w_bases, w_downloads, w_images, w_gone) AS w (model_id, base_model, downloads, images, gone)
+    WHERE NOT w.gone AND (w.downloads NOT BETWEEN 0 AND 2147483647 OR w.images NOT BETWEEN 0 AND 2147483647)
+    ON CONFLICT (model_id, base_model) DO UPDATE SET downloads = excluded.downloads, images = excluded.images;
+
+    -- 9. The visible rows, through the one write path (a sum below zero shows as zero).
+    SELECT w.inserted, w.updated, w.deleted, w.unchanged, w.clamped INTO inserted, updated, deleted, unchanged, clamped
+    FROM bmm.write_pairs(
+        o_models || recompute_models, w_models, w_bases,
+        ARRAY(SELECT CASE WHEN g THEN NULL ELSE greatest(t, 0) END FROM unnest(w_thumbs, w_gone) AS x (t, g)),
+        ARRAY(SELECT greatest(d, 0) FROM unnest(w_downloads) AS d),
+        ARRAY(SELECT greatest(i, 0) FROM unnest(w_images) AS i)) w;
+END;
+$$;
+
+-- Applies the log rows past (from_*) up to and including (to_*) (see the top of this file). The
+-- position must still be at from_*: a window already applied, or applied by another runner
+-- meanwhile, is refused before anything is written, so a replay changes nothing. The caller
+-- advances the position in the same transaction.
+CREATE OR REPLACE FUNCTION bmm.inc_apply(
+    from_xid BIGINT, from_kind "char", from_row INTEGER, to_xid BIGINT, to_kind "char", to_row INTEGER,
+    OUT inserted BIGINT, OUT updated BIGINT, OUT deleted BIGINT, OUT unchanged BIGINT, OUT clamped TEXT,
+    OUT placements BIGINT, OUT reviews BIGINT, OUT pairs BIGINT, OUT anomalies BIGINT, OUT log_rows BIGINT)
+LANGUAGE plpgsql SET plan_cache_mode = force_custom_plan AS $$
+DECLARE
+    here RECORD;
+    m_versions INTEGER[]; m_downloads BIGINT[]; m_images BIGINT[];
+    v_versions INTEGER[]; old_models INTEGER[]; old_bases TEXT[]; new_models INTEGER[]; new_bases TEXT[];
+    r_reviews INTEGER[]; o_models INTEGER[];
+BEGIN
+    SELECT c.xid, c.kind, c.row_id, c.skip_below, c.skip_except INTO here
+    FROM bmm.consumer c WHERE c.name = 'incremental' FOR UPDATE;
+    IF NOT FOUND OR (here.xid, here.kind, here.row_id) <> (from_xid, from_kind, from_row) THEN
+        RAISE EXCEPTION 'the incremental position is not where this step began: its changes are already applied'
+            USING ERRCODE = 'object_not_in_prerequisite_state';
+    END IF;
+
+    -- One scan of the step, grouped by the row that changed.
+    WITH step AS MATERIALIZED (
+        SELECT l.kind, l.row_id, l.old_model, l.old_base, l.old_status = 'Published' AS old_counts,
+               l.new_model, l.new_base, l.new_status = 'Published' AS new_counts,
+               sum(l.downloads) FILTER (WHERE NOT bmm.inc_in_bootstrap(l.xid, here.skip_below, here.skip_except))::bigint AS downloads,
+               sum(l.images) FILTER (WHERE NOT bmm.inc_in_bootstrap(l.xid, here.skip_below, here.skip_except))::bigint AS images,
+               count(*) AS rows
+        FROM bmm.change_log l
+        WHERE (l.xid, l.kind, l.row_id) > (from_xid, from_kind, from_row) AND (l.xid, l.kind, l.row_id) <= (to_xid, to_kind, to_row)
+        GROUP BY l.kind, l.row_id, l.old_model, l.old_base, l.old_status, l.new_model, l.new_base, l.new_status
+    )
+    SELECT coalesce(array_agg(row_id) FILTER (WHERE kind = 'm' AND (downloads <> 0 OR images <> 0)), '{}'),
+           coalesce(array_agg(downloads) FILTER (WHERE kind = 'm' AND (downloads <> 0 OR images <> 0)), '{}'),
+           coalesce(array_agg(images) FILTER (WHERE kind = 'm' AND (downloads <> 0 OR images <> 0)), '{}'),
+           coalesce(array_agg(DISTINCT row_id) FILTER (WHERE kind = 'v'), '{}'),
+           coalesce(array_agg(old_model) FILTER (WHERE kind = 'v' AND old_counts), '{}'),
+           coalesce(array_agg(old_base) FILTER (WHERE kind = 'v' AND old_counts), '{}'),
+           coalesce(array_agg(new_model) FILTER (WHERE kind = 'v' AND new_counts), '{}'),
+           coalesce(array_agg(new_base) FILTER (WHERE kind = 'v' AND new_counts), '{}'),
+           coalesce(array_agg(DISTINCT row_id) FILTER (WHERE kind = 'r'), '{}'),
+           coalesce(array_agg(DISTINCT row_id) FILTER (WHERE kind = 'o'), '{}'),
+           coalesce(sum(rows), 0)
+    INTO m_versions, m_downloads, m_images, v_versions, old_models, old_bases, new_models, new_bases, r_reviews, o_models, log_rows
+    FROM step;
+
+    SELECT a.inserted, a.updated, a.deleted, a.unchanged, a.clamped, a.placements, a.reviews, a.pairs, a.anomalies
+    INTO inserted, updated, deleted, unchanged, clamped, placements, reviews, pairs, anomalies
+    FROM bmm.inc_apply_changes(to_xid, to_kind, to_row, m_versions, m_downloads, m_images,
+        v_versions, old_models || new_models, old_bases || new_bases, r_reviews, o_models, '{}') a;
+END;
+$$;
+
+-- Re-derives everything about @repair_models from the site's tables as of the consumer's
+-- position: their versions' placements and every review on them, through the apply (so that
+-- other pairs move as they should), then their multiplicities and pairs recomputed from the
+-- state, then their visible rows. For drift found by reconciliation or verify, and for models
+-- given to `bmm enqueue`.
+CREATE OR REPLACE FUNCTION bmm.inc_repair(repair_models INTEGER[],
+    OUT inserted BIGINT, OUT updated BIGINT, OUT deleted BIGINT, OUT unchanged BIGINT, OUT clamped TEXT)
+LANGUAGE plpgsql SET plan_cache_mode = force_custom_plan AS $$
+DECLARE
+    here RECORD;
+    versions INTEGER[];
+    review_ids INTEGER[];
+BEGIN
+    SELECT c.xid, c.kind, c.row_id INTO here FROM bmm.consumer c WHERE c.name = 'incremental' FOR UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'the incremental state is not built' USING ERRCODE = 'object_not_in_prerequisite_state';
+    END IF;
+    versions := ARRAY(
+        SELECT v."id" FROM "ModelVersion" v WHERE v."modelId" = ANY (repair_models)
+        UNION SELECT s.version_id FROM bmm.inc_version s WHERE s.model_id = ANY (repair_models));
+    review_ids := ARRAY(
+        SELECT r."id" FROM "ResourceReview" r WHERE r."modelVersionId" = ANY (versions)
+        UNION SELECT s.review_id FROM bmm.inc_review s WHERE s.version_id = ANY (versions));
+    SELECT a.inserted, a.updated, a.deleted, a.unchanged, a.clamped INTO inserted, updated, deleted, unchanged, clamped
+    FROM bmm.inc_apply_changes(here.xid, here.kind, here.row_id, '{}', '{}', '{}', versions, '{}', '{}',
+        review_ids, '{}', repair_models) a;
+END;
+$$;
+
+-- The bootstrap's first part, in one REPEATABLE READ transaction: the state as of its snapshot,
+-- the snapshot itself, and every pair's values, staged for the visible table. Only reads the
+-- site's tables, so writers are never blocked.
+CREATE OR REPLACE FUNCTION bmm.inc_rebuild() RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+    TRUNCATE bmm.inc_version, bmm.inc_review, bmm.inc_thumb, bmm.inc_overflow, bmm.inc_bootstrap, bmm.inc_bootstrap_pair;
+    INSERT INTO bmm.inc_bootstrap (snapshot_xmin, snapshot_xmax, snapshot_xip)
+    SELECT pg_snapshot_xmin(s)::text::bigint, pg_snapshot_xmax(s)::text::bigint,
+           ARRAY(SELECT x::text::bigint FROM pg_snapshot_xip(s) AS x)
+    FROM pg_current_snapshot() AS s;
+    INSERT INTO bmm.inc_version (version_id, model_id, base_model)
+    SELECT v."id", v."modelId", v."baseModel" FROM "ModelVersion" v WHERE v."status" = 'Published';
+    INSERT INTO bmm.inc_review (review_id, version_id, user_id)
+    SELECT r."id", r."modelVersionId", r."userId" FROM "ResourceReview" r
+    WHERE r."recommended" AND NOT r."exclude" AND NOT r."tosViolation";
+    INSERT INTO bmm.inc_thumb (model_id, base_model, user_id, reviews)
+    SELECT v.model_id, v.base_model, r.user_id, count(*)
+    FROM bmm.inc_review r JOIN bmm.inc_version v ON v.version_id = r.version_id
+    GROUP BY v.model_id, v.base_model, r.user_id;
+    INSERT INTO bmm.inc_bootstrap_pair (model_id, base_model, thumbs, downloads, images)
+    SELECT s.model_id, s.base_model, coalesce(t.thumbs, 0), s.downloads, s.images
+    FROM (SELECT v.model_id, v.base_model, sum(coalesce(m."downloadCount", 0))::bigint AS downloads,
+                 sum(coalesce(m."imageCount", 0))::bigint AS images
+          FROM bmm.inc_version v LEFT JOIN "ModelVersionMetric" m ON m."modelVersionId" = v.version_id
+          GROUP BY v.model_id, v.base_model) s
+    LEFT JOIN (SELECT model_id, base_model, count(*)::int AS thumbs FROM bmm.inc_thumb GROUP BY model_id, base_model) t
+        ON t.model_id = s.model_id AND t.base_model = s.base_model;
+    INSERT INTO bmm.inc_overflow (model_id, base_model, downloads, images)
+    SELECT model_id, base_model, downloads, images FROM bmm.inc_bootstrap_pair
+    WHERE downloads NOT BETWEEN 0 AND 2147483647 OR images NOT BETWEEN 0 AND 2147483647;
+    ANALYZE bmm.inc_version, bmm.inc_review, bmm.inc_thumb, bmm.inc_bootstrap_pair;
+END;
+$$;
+
+-- The bootstrap's second part, one call per transaction: the staged pairs of the next
+-- @batch_models models after @after (models with a staged pair or a visible row, in order) made
+-- visible through the write path. Returns the last model written (null when none was left).
+CREATE OR REPLACE FUNCTION bmm.inc_bootstrap_write(after INTEGER, batch_models INTEGER,
+    OUT last_model INTEGER, OUT inserted BIGINT, OUT updated BIGINT, OUT deleted BIGINT, OUT unchanged BIGINT, OUT clamped TEXT)
+LANGUAGE plpgsql SET plan_cache_mode = force_custom_plan AS $$
+DECLARE
+    models INTEGER[];
+BEGIN
+    models := ARRAY(
+        SELECT DISTINCT k.model_id FROM (
+            (SELECT DISTINCT p.model_id FROM bmm.inc_bootstrap_pair p WHERE p.model_id > after ORDER BY p.model_id LIMIT batch_models)
+            UNION ALL
+            (SELECT DISTINCT t."modelId" FROM "ModelBaseModelMetric" t WHERE t."modelId" > after ORDER BY t."modelId" LIMIT batch_models)
+        ) k ORDER BY k.model_id LIMIT batch_models);
+    last_model := models[cardinality(models)];
+    IF last_model IS NULL THEN RETURN; END IF;
+    SELECT w.inserted, w.updated, w.deleted, w.unchanged, w.clamped INTO inserted, updated, deleted, unchanged, clamped
+    FROM (SELECT coalesce(array_agg(p.model_id), '{}') AS m, coalesce(array_agg(p.base_model), '{}') AS b,
+                 coalesce(array_agg(p.thumbs), '{}') AS t, coalesce(array_agg(greatest(p.downloads, 0)), '{}') AS d,
+                 coalesce(array_agg(greatest(p.images, 0)), '{}') AS i
+          FROM bmm.inc_bootstrap_pair p WHERE p.model_id = ANY (models)) g,
+         bmm.write_pairs(models, g.m, g.b, g.t, g.d, g.i) w;
+END;
+$$;
+
+-- The bootstrap's last step: the consumer's position at the snapshot's xmin, with the snapshot
+-- kept so that a metric delta it already holds is not applied again; the staging emptied.
+CREATE OR REPLACE FUNCTION bmm.inc_bootstrap_finish() RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO bmm.consumer (name, xid, kind, row_id, skip_below, skip_except)
+    SELECT 'incremental', b.snapshot_xmin - 1, '~', 2147483647, b.snapshot_xmax, b.snapshot_xip FROM bmm.inc_bootstrap b
+    ON CONFLICT (name) DO UPDATE SET xid = excluded.xid, kind = excluded.kind, row_id = excluded.row_id,
+        sweep_end = NULL, sweep_model = NULL, skip_below = excluded.skip_below, skip_except = excluded.skip_except, updated_at = now();
+    TRUNCATE bmm.inc_bootstrap, bmm.inc_bootstrap_pair;
+END;
+$$;
