@@ -16,6 +16,11 @@ public enum BenchScenario
     Hour,
     /// <summary>Freshness from commit to visible row with <c>bmm follow</c> running under load; no per-strategy trials.</summary>
     Follow,
+    /// <summary>
+    /// The whole site loaded into an empty one in a transaction per table, as its writers would
+    /// (capture and the site's triggers on), then drained; <c>backfill</c> is measured beside the strategies.
+    /// </summary>
+    Bulk,
 }
 
 /// <summary>What <c>bmm bench</c> measures.</summary>
@@ -44,6 +49,6 @@ public sealed record BenchOptions
         list.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
             .Select(name => Enum.TryParse<BenchScenario>(name, ignoreCase: true, out var scenario)
                 ? scenario
-                : throw new UsageException($"Unknown scenario '{name}': choose among steady, catchup, quiet, hour, follow."))
+                : throw new UsageException($"Unknown scenario '{name}': choose among steady, catchup, quiet, hour, follow, bulk."))
             .Distinct().ToList();
 }

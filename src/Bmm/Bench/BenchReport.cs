@@ -48,8 +48,11 @@ public sealed record TableGrowth(long TableBytesBefore, long TableBytesAfter, lo
 /// <summary>Latency of one feed query shape, after the refresh.</summary>
 public sealed record FeedLatency(string Strategy, string BaseModel, string Sort, string Page, double P50Ms, double P99Ms);
 
-/// <summary>The floor of a scenario: the required row changes written in one statement.</summary>
-public sealed record FloorResult(double Seconds, long Inserted, long Updated, long Deleted, long WalBytes);
+/// <summary>
+/// The floor of a scenario: the required row changes written in one statement; <see cref="Models"/>
+/// is the number of models with a row once they are written.
+/// </summary>
+public sealed record FloorResult(double Seconds, long Inserted, long Updated, long Deleted, long WalBytes, long Models);
 
 /// <summary>One strategy in one scenario, summarized over its trials.</summary>
 public sealed record StrategySummary
@@ -69,6 +72,10 @@ public sealed record StrategySummary
     public double? RowsUnchangedMedian { get; init; }
     public double? PeakMemoryBytesMax { get; init; }
     public long? Drift { get; init; }
+    /// <summary>Models recomputed (incremental: models whose rows it wrote), median over the trials.</summary>
+    public double? AffectedModelsMedian { get; init; }
+    /// <summary>Bulk scenario: models recomputed per model of the site (1 is each once).</summary>
+    public double? RecomputedPerModel { get; init; }
 }
 
 /// <summary>One rate of the follow scenario: how fresh the table stayed under that load.</summary>

@@ -47,6 +47,7 @@ public sealed class BenchRunner(string adminConnectionString, BenchOptions optio
         try
         {
             await ReadSettingsAsync(admin, report.Settings, cancellationToken);
+            if (embeddedServer && HugePagesInUse() is { } hugePages) report.Settings["huge pages in use"] = hugePages;
             var baseDatabase = await EnsureBaseAsync(databases, report, cancellationToken);
             // The follow scenario runs for a fixed time: the trials share what it leaves.
             var following = options.Scenarios.Contains(BenchScenario.Follow);
@@ -118,6 +119,7 @@ public sealed class BenchRunner(string adminConnectionString, BenchOptions optio
     /// <summary>The scenario's starting database (a template) and the window it holds.</summary>
     private async Task<(string Template, DateTimeOffset Clock, string Window)> EnsureScenarioAsync(BenchDatabases databases, string baseDatabase, BenchScenario scenario, CancellationToken cancellationToken)
     {
+        if (scenario == BenchScenario.Bulk) return (await EnsureBulkAsync(databases, cancellationToken), SeedTime, "the whole site loaded in a transaction per table");
         var minutes = scenario switch
         {
             BenchScenario.Steady => WindowMinutes,
@@ -143,6 +145,31 @@ public sealed class BenchRunner(string adminConnectionString, BenchOptions optio
         return (name, SeedTime.AddMinutes(minutes), window);
     }
 
+    /// <summary>
+    /// An empty site whose strategies are ready (the incremental state built, the view refreshed),
+    /// into which the whole site is then loaded as its writers would load it: capture and the
+    /// site's triggers on, one transaction per table. Nothing is left for the job but the drain.
+    /// </summary>
+    private async Task<string> EnsureBulkAsync(BenchDatabases databases, CancellationToken cancellationToken)
+    {
+        var name = BaseName + "_bulk";
+        if (await databases.TemplateExistsAsync(name, cancellationToken)) return name;
+        progress($"Loading the whole site into {name} with capture on (once; kept as a template for later runs)");
+        await databases.DropAsync(name, cancellationToken);
+        await databases.CreateEmptyAsync(name, cancellationToken);
+        await using (var dataSource = databases.Open(name))
+        {
+            await Migrator.MigrateAsync(dataSource, withSiteSchema: true, cancellationToken);
+            await PrepareStrategiesAsync(dataSource, cancellationToken);
+            await Seeder.SeedAsync(dataSource, new SeedOptions { Scale = options.Scale, Seed = options.Seed, Captured = true },
+                new FixedTimeProvider(SeedTime), logger, null, cancellationToken);
+            await ExecuteAsync(dataSource, BenchSql.Settle, cancellationToken);
+        }
+        await databases.MarkTemplateAsync(name, cancellationToken);
+        NpgsqlConnection.ClearAllPools();
+        return name;
+    }
+
     private Task<SimulationSummary> SimulateAsync(NpgsqlDataSource dataSource, int startMinute, int minutes, CancellationToken cancellationToken) =>
         new ChangeSimulator(dataSource, logger).RunAsync(new SimulationOptions
         {
@@ -160,10 +187,11 @@ public sealed class BenchRunner(string adminConnectionString, BenchOptions optio
 
         var trials = new List<TrialResult>();
         var feeds = new List<FeedLatency>();
+        var strategies = scenario == BenchScenario.Bulk ? [.. options.Strategies, TrialProcess.Backfill] : options.Strategies;
         for (var trial = 1; trial <= options.Repeat; trial++)
         {
             // Alternate the order, so that no strategy always runs first (or last) on a warm server.
-            var order = options.Strategies.Skip((trial - 1) % options.Strategies.Count).Concat(options.Strategies.Take((trial - 1) % options.Strategies.Count));
+            var order = strategies.Skip((trial - 1) % strategies.Count).Concat(strategies.Take((trial - 1) % strategies.Count));
             foreach (var strategy in order)
             {
                 progress($"{scenario}: trial {trial}/{options.Repeat}, {strategy}");
@@ -179,7 +207,7 @@ public sealed class BenchRunner(string adminConnectionString, BenchOptions optio
             Floor = floor,
             Trials = trials,
             Feeds = feeds,
-            Strategies = Summarize(trials, floor),
+            Strategies = Summarize(trials, floor, scenario),
         };
     }
 
@@ -200,12 +228,13 @@ public sealed class BenchRunner(string adminConnectionString, BenchOptions optio
             await databases.PrewarmAsync(name, cancellationToken);
             await using var dataSource = databases.Open(name);
             if (scenario != BenchScenario.Hour) return await ApplyFloorAsync(dataSource, cancellationToken);
-            var total = new FloorResult(0, 0, 0, 0, 0);
+            var total = new FloorResult(0, 0, 0, 0, 0, 0);
             for (var window = 0; window < HourWindows; window++)
             {
                 await SimulateAsync(dataSource, window * WindowMinutes, WindowMinutes, cancellationToken);
                 var one = await ApplyFloorAsync(dataSource, cancellationToken);
-                total = new FloorResult(total.Seconds + one.Seconds, total.Inserted + one.Inserted, total.Updated + one.Updated, total.Deleted + one.Deleted, total.WalBytes + one.WalBytes);
+                total = new FloorResult(total.Seconds + one.Seconds, total.Inserted + one.Inserted, total.Updated + one.Updated, total.Deleted + one.Deleted,
+                    total.WalBytes + one.WalBytes, one.Models);
             }
             return total;
         }
@@ -219,6 +248,7 @@ public sealed class BenchRunner(string adminConnectionString, BenchOptions optio
     {
         await ExecuteAsync(dataSource, BenchSql.PrepareFloor, cancellationToken);
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        var models = await ScalarAsync<long>(connection, BenchSql.FloorModels, cancellationToken);
         var walBefore = await ScalarAsync<string>(connection, BenchSql.WalPosition, cancellationToken);
         var started = Stopwatch.GetTimestamp();
         long inserted, updated, deleted;
@@ -231,7 +261,7 @@ public sealed class BenchRunner(string adminConnectionString, BenchOptions optio
         var seconds = Stopwatch.GetElapsedTime(started).TotalSeconds;
         var wal = await WalSinceAsync(connection, walBefore, cancellationToken);
         await ExecuteAsync(dataSource, BenchSql.DropFloor, cancellationToken);
-        return new FloorResult(seconds, inserted, updated, deleted, wal);
+        return new FloorResult(seconds, inserted, updated, deleted, wal, models);
     }
 
     private async Task<(TrialResult, List<FeedLatency>)> RunTrialAsync(BenchDatabases databases, string template, BenchScenario scenario,
@@ -274,21 +304,21 @@ public sealed class BenchRunner(string adminConnectionString, BenchOptions optio
                     var output = left > TimeSpan.Zero ? await TrialProcess.RunAsync(connection, strategy, runClock, left, cancellationToken) : null;
                     if (output is null) { exceeded = true; break; }
                     var json = output.Json;
-                    if (json.GetProperty("outcome").GetString() != "succeeded")
+                    if (json.Outcome != "succeeded")
                     {
-                        error = json.GetProperty("error").GetString() ?? json.GetProperty("outcome").GetString();
+                        error = json.Error ?? json.Outcome;
                         break;
                     }
-                    runSeconds.Add(json.GetProperty("seconds").GetDouble());
-                    affected += json.GetProperty("affectedModels").GetInt64();
-                    inserted += json.GetProperty("inserted").GetInt64();
-                    updated += json.GetProperty("updated").GetInt64();
-                    deleted += json.GetProperty("deleted").GetInt64();
-                    unchanged += json.GetProperty("unchanged").GetInt64();
-                    peak = Math.Max(peak, json.GetProperty("peakMemoryBytes").GetInt64());
-                    foreach (var phase in json.GetProperty("phases").EnumerateObject())
-                        phases[phase.Name] = phases.GetValueOrDefault(phase.Name) + phase.Value.GetDouble();
-                    backlog = json.GetProperty("backlogLeft").GetBoolean();
+                    runSeconds.Add(json.Seconds);
+                    affected += json.AffectedModels;
+                    inserted += json.Inserted;
+                    updated += json.Updated;
+                    deleted += json.Deleted;
+                    unchanged += json.Unchanged;
+                    peak = Math.Max(peak, json.PeakMemoryBytes);
+                    foreach (var (phase, seconds) in json.Phases)
+                        phases[phase] = phases.GetValueOrDefault(phase) + seconds;
+                    backlog = json.BacklogLeft;
                 }
             }
 
@@ -342,7 +372,7 @@ public sealed class BenchRunner(string adminConnectionString, BenchOptions optio
         }
     }
 
-    private static List<StrategySummary> Summarize(List<TrialResult> trials, FloorResult floor)
+    private static List<StrategySummary> Summarize(List<TrialResult> trials, FloorResult floor, BenchScenario scenario)
     {
         var summaries = trials.GroupBy(t => t.Strategy).Select(group =>
         {
@@ -365,6 +395,9 @@ public sealed class BenchRunner(string adminConnectionString, BenchOptions optio
                 RowsUnchangedMedian = Spread.Of(done.Select(t => (double)t.Unchanged))?.Median,
                 PeakMemoryBytesMax = done.Count == 0 ? null : done.Max(t => t.PeakMemoryBytes),
                 Drift = group.FirstOrDefault(t => t.Drift is not null)?.Drift,
+                AffectedModelsMedian = Spread.Of(done.Select(t => (double)t.AffectedModels))?.Median,
+                RecomputedPerModel = scenario == BenchScenario.Bulk && floor.Models > 0 && Spread.Of(done.Select(t => (double)t.AffectedModels)) is { } affected
+                    ? affected.Median / floor.Models : null,
             };
         }).ToList();
         var phase1 = summaries.FirstOrDefault(s => s.Strategy == "phase1")?.Seconds?.Median;
@@ -376,6 +409,23 @@ public sealed class BenchRunner(string adminConnectionString, BenchOptions optio
         await using var command = admin.CreateCommand(BenchSql.Settings);
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         while (await reader.ReadAsync(cancellationToken)) settings[reader.GetString(0)] = reader.GetString(1);
+    }
+
+    /// <summary>
+    /// How much of the machine's memory is in huge pages held by processes (the embedded server's
+    /// shared memory, where it got them), from /proc/meminfo; null where that file does not exist.
+    /// A new backend maps every shared buffer it touches: with 4 kB pages that is a page fault per
+    /// 4 kB, which on a virtual machine doubled a fresh run's time at site scale.
+    /// </summary>
+    private static string? HugePagesInUse()
+    {
+        const string MemInfo = "/proc/meminfo";
+        if (!File.Exists(MemInfo)) return null;
+        var values = File.ReadLines(MemInfo).Select(line => line.Split(':', 2)).Where(parts => parts.Length == 2)
+            .ToDictionary(parts => parts[0], parts => parts[1].Trim());
+        long Number(string key) => values.TryGetValue(key, out var text) && long.TryParse(text.Split(' ')[0], out var n) ? n : 0;
+        var pages = Number("HugePages_Total") - Number("HugePages_Free") + Number("HugePages_Rsvd");
+        return $"{pages * Number("Hugepagesize") / 1024} MB";
     }
 
     private static async Task<(long Hit, long Read)> BlocksAsync(NpgsqlConnection connection, string database, CancellationToken cancellationToken)

@@ -113,6 +113,8 @@ internal static class BenchSql
         SELECT (SELECT count(*) FROM inserted), (SELECT count(*) FROM updated), (SELECT count(*) FROM deleted)
         """;
 
+    public const string FloorModels = """SELECT count(DISTINCT "modelId") FROM bmm_floor_expected""";
+
     public const string DropFloor = "DROP TABLE bmm_floor_expected, bmm_floor_delete, bmm_floor_upsert";
 
     /// <summary>

@@ -1,21 +1,25 @@
 using System.Diagnostics;
-using System.Text.Json;
 
 namespace Bmm.Bench;
 
 /// <summary>
-/// Runs <c>bmm run --json</c> as a child process, so that each strategy's time is taken inside
-/// its own job and its peak memory is that process's alone.
+/// Runs <c>bmm run --json</c> (or <c>bmm backfill --json</c>) as a child process, so that each
+/// strategy's time is taken inside its own job and its peak memory is that process's alone.
 /// </summary>
 internal static class TrialProcess
 {
-    public sealed record RunOutput(JsonElement Json, string Error);
+    public sealed record RunOutput(Cli.RunJson Json, string Error);
+
+    /// <summary>The pseudo-strategy that runs <c>bmm backfill</c> instead of a strategy's run.</summary>
+    public const string Backfill = "backfill";
 
     public static async Task<RunOutput?> RunAsync(string connectionString, string strategy, DateTimeOffset clock, TimeSpan timeout, CancellationToken cancellationToken)
     {
         var info = SelfInvocation();
-        foreach (var argument in new[] { "run", "--strategy", strategy, "--json", "--clock", clock.ToString("O") })
-            info.ArgumentList.Add(argument);
+        string[] arguments = strategy == Backfill
+            ? ["backfill", "--json"]
+            : ["run", "--strategy", strategy, "--json", "--clock", clock.ToString("O")];
+        foreach (var argument in arguments) info.ArgumentList.Add(argument);
         info.Environment["BMM_CONNECTION"] = connectionString;
         info.RedirectStandardOutput = true;
         info.RedirectStandardError = true;
@@ -36,11 +40,10 @@ internal static class TrialProcess
             cancellationToken.ThrowIfCancellationRequested();
             return null;
         }
-        var text = await output;
-        var json = text.Length > 0 && text.TrimStart().StartsWith('{') ? JsonDocument.Parse(text).RootElement.Clone() : default;
-        if (json.ValueKind != JsonValueKind.Object)
-            throw new InvalidOperationException($"bmm run ({strategy}) exited {process.ExitCode} without a report: {(await error).Trim()}");
-        return new RunOutput(json, await error);
+        var text = (await output).Trim();
+        if (!text.StartsWith('{'))
+            throw new InvalidOperationException($"bmm {arguments[0]} ({strategy}) exited {process.ExitCode} without a report: {(await error).Trim()}");
+        return new RunOutput(Cli.RunJson.Parse(text), await error);
     }
 
     /// <summary>This very program: the apphost, or `dotnet bmm.dll`.</summary>

@@ -16,7 +16,7 @@ internal static class BackfillCommand
         };
         var command = new Command("backfill", "Rebuild the whole table from the site's tables in short transactions (writes only rows that differ), then remove the rows of deleted models.")
         {
-            batchModels,
+            batchModels, CommonOptions.Json,
         };
         command.SetAction((parse, ct) => CliApp.ExecuteAsync(parse, ct, async (env, token) =>
         {
@@ -24,6 +24,12 @@ internal static class BackfillCommand
             if (size < 1) throw new Configuration.UsageException("--batch-models must be at least 1.");
             var dataSource = await env.DataSourceAsync(token);
             await Migrator.RequireSiteTablesAsync(dataSource, token);
+            if (parse.GetValue(CommonOptions.Json))
+            {
+                var quiet = await Backfiller.RunAsync(dataSource, env.Job, size, null, env.Logger, env.Metrics, token);
+                Console.WriteLine(RunJson.Of(quiet).ToJson());
+                return ExitCodes.Success;
+            }
             BackfillReport? report = null;
             await AnsiConsole.Progress()
                 .AutoClear(false)

@@ -12,8 +12,8 @@ internal static class BenchCommand
     public static Command Create()
     {
         var scale = new Option<string>("--scale") { Description = "Data set: tiny, small, medium or site.", DefaultValueFactory = _ => "small" };
-        var scenario = new Option<string>("--scenario") { Description = "Comma-separated scenarios: steady, catchup, quiet, hour, follow.", DefaultValueFactory = _ => "steady,catchup,quiet,hour,follow" };
-        var strategies = new Option<string>("--strategies") { Description = "Comma-separated strategies to compare.", DefaultValueFactory = _ => "sequential,phase1,setbased,reviews-mv,incremental" };
+        var scenario = new Option<string>("--scenario") { Description = "Comma-separated scenarios: steady, catchup, quiet, hour, follow, bulk.", DefaultValueFactory = _ => "steady,catchup,quiet,hour,follow" };
+        var strategies = new Option<string>("--strategies") { Description = "Comma-separated strategies to compare (the bulk scenario adds backfill).", DefaultValueFactory = _ => "sequential,phase1,setbased,reviews-mv,incremental" };
         var repeat = new Option<int>("--repeat") { Description = "Trials per strategy and scenario (medians are reported).", DefaultValueFactory = _ => 5 };
         var budget = new Option<double>("--budget") { Description = "Minutes for the whole benchmark; a trial past its share is stopped and reported as such.", DefaultValueFactory = _ => 60 };
         var seed = new Option<int>("--seed") { Description = "Seed of the data and of the simulated windows.", DefaultValueFactory = _ => 42 };

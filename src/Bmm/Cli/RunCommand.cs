@@ -1,5 +1,4 @@
 using System.CommandLine;
-using System.Text.Json;
 using Bmm.Refresh;
 using Bmm.Schema;
 using Spectre.Console;
@@ -29,33 +28,12 @@ internal static class RunCommand
             TimeProvider time = parse.GetValue(Clock) is { } clock ? new FixedTimeProvider(clock) : env.Time;
             var runner = new RefreshRunner(dataSource, env.Job, time, env.Logger, env.Metrics);
             var report = await runner.RunOnceAsync(strategy, token);
-            if (parse.GetValue(CommonOptions.Json)) Console.WriteLine(ToJson(report));
+            if (parse.GetValue(CommonOptions.Json)) Console.WriteLine(RunJson.Of(report).ToJson());
             else Print(report);
             return report.Outcome == RunOutcome.Failed ? ExitCodes.Failed : ExitCodes.Success;
         }));
         return command;
     }
-
-    internal static string ToJson(RunReport report) => JsonSerializer.Serialize(new
-    {
-        outcome = report.Outcome.ToString().ToLowerInvariant(),
-        strategy = report.Strategy,
-        runId = report.RunId,
-        seconds = report.Seconds,
-        affectedModels = report.Result?.AffectedModels ?? 0,
-        batches = report.Result?.Batches ?? 0,
-        inserted = report.Result?.Inserted ?? 0,
-        updated = report.Result?.Updated ?? 0,
-        deleted = report.Result?.Deleted ?? 0,
-        unchanged = report.Result?.Unchanged ?? 0,
-        clamped = report.Result?.Clamped ?? 0,
-        backlogLeft = report.Result?.BacklogLeft ?? false,
-        watermark = report.Result?.Watermark,
-        phases = report.Result?.PhaseSeconds ?? [],
-        error = report.Error is null ? null : Database.ConnectionResolver.Describe(report.Error),
-        // Peak resident memory of this process so far, for the benchmark.
-        peakMemoryBytes = System.Diagnostics.Process.GetCurrentProcess().PeakWorkingSet64,
-    });
 
     internal static void Print(RunReport report)
     {

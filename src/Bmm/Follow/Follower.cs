@@ -97,35 +97,50 @@ public sealed class Follower(NpgsqlDataSource dataSource, JobOptions job, Follow
         var nextReconcile = time.GetUtcNow() + reconcileInterval;
         var nextMaintenance = time.GetUtcNow();
         Log.Following(logger, options.PollSeconds, options.ReconcileSeconds);
-
-        while (true)
+        // A reconciliation check reads a slice in a snapshot of its own and writes nothing, so it
+        // runs beside the applies instead of holding them up; what it finds is repaired here.
+        var check = Task.FromResult<ReconcileCheck?>(null);
+        try
         {
-            ct.ThrowIfCancellationRequested();
-            if (await RefreshRunner.IsPausedAsync(dataSource, ct))
-                Interlocked.Exchange(ref _lastTickTicks, time.GetUtcNow().UtcTicks);
-            else
+            while (true)
             {
-                var started = Stopwatch.GetTimestamp();
-                var result = new RefreshResult();
-                await IncrementalStrategy.ApplyQueuedAsync(context, result, ct);
-                await IncrementalStrategy.ApplyPendingAsync(context, result, () => false, ct);
-                if (result.Batches > 0) Record(result, Stopwatch.GetElapsedTime(started).TotalSeconds);
-                onProgress();
-                Interlocked.Exchange(ref _lastTickTicks, time.GetUtcNow().UtcTicks);
+                ct.ThrowIfCancellationRequested();
+                if (await RefreshRunner.IsPausedAsync(dataSource, ct))
+                    Interlocked.Exchange(ref _lastTickTicks, time.GetUtcNow().UtcTicks);
+                else
+                {
+                    var started = Stopwatch.GetTimestamp();
+                    var result = new RefreshResult();
+                    await IncrementalStrategy.ApplyQueuedAsync(context, result, ct);
+                    await IncrementalStrategy.ApplyPendingAsync(context, result, () => false, ct);
+                    if (result.Batches > 0) Record(result, Stopwatch.GetElapsedTime(started).TotalSeconds);
+                    onProgress();
+                    Interlocked.Exchange(ref _lastTickTicks, time.GetUtcNow().UtcTicks);
 
-                var now = time.GetUtcNow();
-                if (now >= nextMaintenance)
-                {
-                    await ChangeLog.MaintainAsync(dataSource, logger, ct);
-                    nextMaintenance = now + TimeSpan.FromSeconds(options.MaintenanceSeconds);
+                    var now = time.GetUtcNow();
+                    if (now >= nextMaintenance)
+                    {
+                        await ChangeLog.MaintainAsync(dataSource, logger, ct);
+                        nextMaintenance = now + TimeSpan.FromSeconds(options.MaintenanceSeconds);
+                    }
+                    if (check.IsCompleted)
+                    {
+                        if (await check is { } found) await RepairAsync(reconciler, found, ct);
+                        check = Task.FromResult<ReconcileCheck?>(null);
+                        if (now >= nextReconcile)
+                        {
+                            nextReconcile = now + reconcileInterval;
+                            check = CheckAsync(reconciler, reconcileInterval, ct);
+                        }
+                    }
                 }
-                if (now >= nextReconcile)
-                {
-                    nextReconcile = now + reconcileInterval;
-                    await ReconcileAsync(reconciler, reconcileInterval, ct);
-                }
+                await WaitForChangeAsync(listener, TimeSpan.FromSeconds(options.PollSeconds), ct);
             }
-            await WaitForChangeAsync(listener, TimeSpan.FromSeconds(options.PollSeconds), ct);
+        }
+        finally
+        {
+            // A check still reading when the loop ends is not left behind.
+            await check;
         }
     }
 
@@ -153,17 +168,37 @@ public sealed class Follower(NpgsqlDataSource dataSource, JobOptions job, Follow
         cancellationToken.ThrowIfCancellationRequested();
     }
 
-    private async Task ReconcileAsync(Reconciler reconciler, TimeSpan interval, CancellationToken cancellationToken)
+    /// <summary>The check of the next slice; null when it failed (logged: the slice is tried again next time) or was stopped.</summary>
+    private async Task<ReconcileCheck?> CheckAsync(Reconciler reconciler, TimeSpan interval, CancellationToken cancellationToken)
     {
         try
         {
-            await reconciler.CheckNextSliceAsync(ChangeLog.IncrementalConsumer, interval, cancellationToken);
+            return await reconciler.CheckAsync(ChangeLog.IncrementalConsumer, interval, cancellationToken);
+        }
+        catch (OperationCanceledException)
+        {
+            return null;
         }
 #pragma warning disable CA1031 // A failed check must not stop the applying.
+        catch (Exception e)
+#pragma warning restore CA1031
+        {
+            Log.ReconcileFailed(logger, e);
+            return null;
+        }
+    }
+
+    private async Task RepairAsync(Reconciler reconciler, ReconcileCheck found, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await reconciler.RepairAsync(ChangeLog.IncrementalConsumer, found, cancellationToken);
+        }
+#pragma warning disable CA1031 // A failed repair must not stop the applying.
         catch (Exception e) when (e is not OperationCanceledException)
 #pragma warning restore CA1031
         {
-            // The slice is tried again next time.
+            // The slice is checked again on the next pass.
             Log.ReconcileFailed(logger, e);
         }
     }

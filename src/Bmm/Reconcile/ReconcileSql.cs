@@ -5,6 +5,8 @@ internal static class ReconcileSql
 {
     public const string EnsureCursor = "INSERT INTO bmm.reconcile_cursor (consumer) VALUES (@consumer) ON CONFLICT DO NOTHING";
 
+    public const string ReadOnly = "SET TRANSACTION READ ONLY";
+
     public const string ReadCursor = "SELECT next_model_id FROM bmm.reconcile_cursor WHERE consumer = @consumer";
 
     /// <summary>The estimated number of models, from the planner's statistics (no scan).</summary>

@@ -11,6 +11,9 @@ namespace Bmm.Reconcile;
 /// <summary>One model found drifted, with the first difference of its kind.</summary>
 public sealed record DriftedModel(int ModelId, string Kind, string Sample);
 
+/// <summary>What the check of one slice found, before any repair.</summary>
+public sealed record ReconcileCheck(int Low, int High, bool Wrapped, IReadOnlyList<DriftedModel> Drift);
+
 /// <summary>What one reconciliation slice checked and found.</summary>
 public sealed record ReconcileReport(int Low, int High, bool Wrapped, IReadOnlyList<DriftedModel> Drift, long RowsRepaired);
 
@@ -31,7 +34,15 @@ public sealed class Reconciler(NpgsqlDataSource dataSource, JobOptions options, 
     public static string LagConsumerOf(Refresh.IRefreshStrategy strategy) => strategy.Consumer ?? Capture.ChangeLog.SetBasedConsumer;
 
     /// <summary>Checks and repairs the next slice for <paramref name="consumer"/>, called about every <paramref name="interval"/>.</summary>
-    public async Task<ReconcileReport> CheckNextSliceAsync(string consumer, TimeSpan interval, CancellationToken cancellationToken)
+    public async Task<ReconcileReport> CheckNextSliceAsync(string consumer, TimeSpan interval, CancellationToken cancellationToken) =>
+        await RepairAsync(consumer, await CheckAsync(consumer, interval, cancellationToken), cancellationToken);
+
+    /// <summary>
+    /// The check alone: the next slice compared with the oracle in one read-only snapshot. It writes
+    /// nothing, so `follow` runs it beside its applies; <see cref="RepairAsync"/> then repairs what
+    /// it found and moves the cursor, under the runner lock.
+    /// </summary>
+    public async Task<ReconcileCheck> CheckAsync(string consumer, TimeSpan interval, CancellationToken cancellationToken)
     {
         var includeState = consumer == Capture.ChangeLog.IncrementalConsumer;
         await using (var ensure = dataSource.CreateCommand(ReconcileSql.EnsureCursor))
@@ -46,7 +57,7 @@ public sealed class Reconciler(NpgsqlDataSource dataSource, JobOptions options, 
         await using (var connection = await dataSource.OpenConnectionAsync(cancellationToken))
         await using (var transaction = await connection.BeginTransactionAsync(IsolationLevel.RepeatableRead, cancellationToken))
         {
-            await using (var readOnly = new NpgsqlCommand("SET TRANSACTION READ ONLY", connection, transaction))
+            await using (var readOnly = new NpgsqlCommand(ReconcileSql.ReadOnly, connection, transaction))
                 await readOnly.ExecuteNonQueryAsync(cancellationToken);
             low = await ScalarAsync<int>(connection, transaction, ReconcileSql.ReadCursor, cancellationToken, ("consumer", consumer));
             var models = SliceModels(await ScalarAsync<long>(connection, transaction, ReconcileSql.EstimatedModels, cancellationToken), interval);
@@ -70,7 +81,14 @@ public sealed class Reconciler(NpgsqlDataSource dataSource, JobOptions options, 
             }
             await transaction.CommitAsync(cancellationToken);
         }
+        return new ReconcileCheck(low, high, wrapped, drift);
+    }
 
+    /// <summary>Counts and repairs what a check found (re-deriving the models from their current state), then moves the cursor past its slice.</summary>
+    public async Task<ReconcileReport> RepairAsync(string consumer, ReconcileCheck check, CancellationToken cancellationToken)
+    {
+        var includeState = consumer == Capture.ChangeLog.IncrementalConsumer;
+        var (low, high, wrapped, drift) = check;
         long repaired = 0;
         var driftedIds = drift.Select(d => d.ModelId).Distinct().Order().ToArray();
         if (driftedIds.Length > 0)

@@ -59,16 +59,27 @@ public static class Seeder
             reviews += model.ReviewCount;
         }
 
-        if (profile.RebuildIndexes) await ExecuteAsync(connection, SeedSql.DropSecondaryIndexes, cancellationToken);
+        if (profile.RebuildIndexes && !options.Captured) await ExecuteAsync(connection, SeedSql.DropSecondaryIndexes, cancellationToken);
 
-        await TimeStepAsync(steps, ModelStep, () => LoadAsync(dataSource, ModelStep, SeedSql.CopyModel, profile.Models, progress, logger,
+        var quiet = !options.Captured;
+        await TimeStepAsync(steps, ModelStep, () => LoadAsync(dataSource, ModelStep, SeedSql.CopyModel, profile.Models, quiet, progress, logger,
             (importer, count, ct) => WriteModelsAsync(site, importer, count, ct), cancellationToken));
-        await TimeStepAsync(steps, VersionStep, () => LoadAsync(dataSource, VersionStep, SeedSql.CopyModelVersion, versions, progress, logger,
+        await TimeStepAsync(steps, VersionStep, () => LoadAsync(dataSource, VersionStep, SeedSql.CopyModelVersion, versions, quiet, progress, logger,
             (importer, count, ct) => WriteVersionsAsync(site, importer, count, ct), cancellationToken));
-        await TimeStepAsync(steps, MetricStep, () => LoadAsync(dataSource, MetricStep, SeedSql.CopyModelVersionMetric, metrics, progress, logger,
+        await TimeStepAsync(steps, MetricStep, () => LoadAsync(dataSource, MetricStep, SeedSql.CopyModelVersionMetric, metrics, quiet, progress, logger,
             (importer, count, ct) => WriteMetricsAsync(site, importer, count, ct), cancellationToken));
-        await TimeStepAsync(steps, ReviewStep, () => LoadAsync(dataSource, ReviewStep, SeedSql.CopyResourceReview, reviews, progress, logger,
+        await TimeStepAsync(steps, ReviewStep, () => LoadAsync(dataSource, ReviewStep, SeedSql.CopyResourceReview, reviews, quiet, progress, logger,
             (importer, count, ct) => WriteReviewsAsync(site, importer, count, ct), cancellationToken));
+
+        if (options.Captured)
+        {
+            await ExecuteAsync(connection, SeedSql.AnalyzeSource, cancellationToken);
+            var zeroRows = await ExecuteScalarAsync(connection, SeedSql.AggregateRows, cancellationToken);
+            var loaded = Stopwatch.GetElapsedTime(started).TotalSeconds;
+            Log.SeedFinished(logger, profile.Models, versions, reviews, zeroRows, loaded);
+            return new SeedReport(options.Scale, options.Seed, profile.Models, versions, metrics, reviews, zeroRows,
+                SiteVocabulary.BaseModels.Length, profile.Users, steps, loaded, time.GetUtcNow());
+        }
 
         long aggregateRows = 0;
         await TimeStepAsync(steps, AggregateStep, async () =>
@@ -119,8 +130,8 @@ public static class Seeder
         steps[step] = Stopwatch.GetElapsedTime(started).TotalSeconds;
     }
 
-    /// <summary>One table by binary COPY, in a transaction that fires no trigger and checks no foreign key.</summary>
-    private static async Task LoadAsync(NpgsqlDataSource dataSource, string step, string copySql, long total, ISeedProgress? progress, ILogger logger,
+    /// <summary>One table by binary COPY, in a transaction of its own that, when <paramref name="quiet"/>, fires no trigger and checks no foreign key.</summary>
+    private static async Task LoadAsync(NpgsqlDataSource dataSource, string step, string copySql, long total, bool quiet, ISeedProgress? progress, ILogger logger,
         Func<NpgsqlBinaryImporter, RowCounter, CancellationToken, Task> write, CancellationToken cancellationToken)
     {
         var started = Stopwatch.GetTimestamp();
@@ -131,8 +142,11 @@ public static class Seeder
         {
             try
             {
-                await using var role = new NpgsqlCommand(SeedSql.ReplicaRole, connection, transaction);
-                await role.ExecuteNonQueryAsync(cancellationToken);
+                if (quiet)
+                {
+                    await using var role = new NpgsqlCommand(SeedSql.ReplicaRole, connection, transaction);
+                    await role.ExecuteNonQueryAsync(cancellationToken);
+                }
             }
             catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.InsufficientPrivilege)
             {
@@ -255,6 +269,12 @@ public static class Seeder
     {
         await using var command = new NpgsqlCommand(sql, connection) { CommandTimeout = 0 };
         return await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    private static async Task<long> ExecuteScalarAsync(NpgsqlConnection connection, string sql, CancellationToken cancellationToken)
+    {
+        await using var command = new NpgsqlCommand(sql, connection) { CommandTimeout = 0 };
+        return (long)(await command.ExecuteScalarAsync(cancellationToken))!;
     }
 
     /// <summary>Counts the rows written and reports them in steps, not per row.</summary>

@@ -9,7 +9,7 @@ using Npgsql;
 namespace Bmm.Strategies.Incremental;
 
 /// <summary>What one incremental step applied and wrote.</summary>
-public sealed record IncrementalWrite(WriteCounts Write, long Placements, long Reviews, long Pairs, long Anomalies, long LogRows);
+public sealed record IncrementalWrite(WriteCounts Write, long Placements, long Reviews, long Pairs, long Models, long Anomalies, long LogRows);
 
 /// <summary>The bootstrap and the set-wise operations on the incremental state.</summary>
 public static class IncrementalState
@@ -96,7 +96,7 @@ public static class IncrementalState
         command.Parameters.AddWithValue("to_row_id", step.To.RowId);
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         await reader.ReadAsync(cancellationToken);
-        return new IncrementalWrite(WriteCounts.Read(reader), reader.GetInt64(5), reader.GetInt64(6), reader.GetInt64(7), reader.GetInt64(8), reader.GetInt64(9));
+        return new IncrementalWrite(WriteCounts.Read(reader), reader.GetInt64(5), reader.GetInt64(6), reader.GetInt64(7), reader.GetInt64(8), reader.GetInt64(9), reader.GetInt64(10));
     }
 
     /// <summary>

@@ -98,7 +98,8 @@ public sealed class IncrementalStrategy : IRefreshStrategy
             }, cancellationToken);
             if (applied.Write is not { } write) return applied.Step.To;
             if (write.Anomalies > 0) Log.IncrementalAnomalies(context.Logger, write.Anomalies);
-            ChangeLogPipeline.Count(context, result, Math.Max(1, write.Pairs), write.Write);
+            // A step that moved no visible row still counts as one, so that its log is maintained.
+            ChangeLogPipeline.Count(context, result, Math.Max(1, write.Models), write.Write);
             position = applied.Step.To;
             if (!applied.Step.Full) return position;
         }

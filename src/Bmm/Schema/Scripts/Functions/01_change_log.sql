@@ -90,7 +90,6 @@ CREATE OR REPLACE FUNCTION bmm.widen_xid(xid32 BIGINT, reference BIGINT) RETURNS
 --   'v' its old model if the old row was Published, its new one if the new row is, recounting both pairs;
 --   'o' the model (a model edit moves only the six copied columns).
 -- One scan of the log, grouped to distinct versions and models before any lookup.
-DROP FUNCTION IF EXISTS bmm.changed_pairs(BIGINT, "char", INTEGER, BIGINT);
 CREATE OR REPLACE FUNCTION bmm.changed_pairs(from_xid BIGINT, from_kind "char", from_row INTEGER, below_xid BIGINT, any_status BOOLEAN)
 RETURNS TABLE (model_id INTEGER, recount_base TEXT)
 LANGUAGE sql STABLE AS $$

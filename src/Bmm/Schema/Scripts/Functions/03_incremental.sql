@@ -28,10 +28,6 @@
 -- Consumers read the log only below the horizon, in (xid, kind, row_id) order, with the position
 -- advanced in the transaction that applies: every row is applied exactly once.
 
-DROP FUNCTION IF EXISTS bmm.inc_apply(INTEGER[], INTEGER[], INTEGER[]);
-DROP FUNCTION IF EXISTS bmm.inc_scratch();
-DROP FUNCTION IF EXISTS bmm.inc_repair(INTEGER[]);
-
 -- True when a metric delta of transaction @xid is already in the state the bootstrap built: the
 -- transaction was visible in its snapshot (below its xmax and not running).
 CREATE OR REPLACE FUNCTION bmm.inc_in_bootstrap(xid BIGINT, skip_below BIGINT, skip_except BIGINT[]) RETURNS BOOLEAN
@@ -76,7 +72,7 @@ CREATE OR REPLACE FUNCTION bmm.inc_apply_changes(
     v_versions INTEGER[], v_pair_models INTEGER[], v_pair_bases TEXT[],
     r_reviews INTEGER[], o_models INTEGER[], recompute_models INTEGER[],
     OUT inserted BIGINT, OUT updated BIGINT, OUT deleted BIGINT, OUT unchanged BIGINT, OUT clamped TEXT,
-    OUT placements BIGINT, OUT reviews BIGINT, OUT pairs BIGINT, OUT anomalies BIGINT)
+    OUT placements BIGINT, OUT reviews BIGINT, OUT pairs BIGINT, OUT models BIGINT, OUT anomalies BIGINT)
 LANGUAGE plpgsql SET plan_cache_mode = force_custom_plan AS $$
 DECLARE
     -- Pair deltas: sums, users, and whether the pair may have lost its last version.
@@ -278,8 +274,8 @@ BEGIN
     )
     SELECT coalesce(array_agg(model_id), '{}'), coalesce(array_agg(base_model), '{}'), coalesce(array_agg(thumbs), '{}'),
            coalesce(array_agg(downloads), '{}'), coalesce(array_agg(images), '{}'), coalesce(array_agg(gone), '{}'),
-           count(*) FILTER (WHERE NOT gone AND thumbs < 0)
-    INTO w_models, w_bases, w_thumbs, w_downloads, w_images, w_gone, negative
+           count(*) FILTER (WHERE NOT gone AND thumbs < 0), count(DISTINCT model_id)
+    INTO w_models, w_bases, w_thumbs, w_downloads, w_images, w_gone, negative, models
     FROM all_pairs;
     anomalies := anomalies + negative;
     pairs := cardinality(w_models);
@@ -315,7 +311,7 @@ $$;
 CREATE OR REPLACE FUNCTION bmm.inc_apply(
     from_xid BIGINT, from_kind "char", from_row INTEGER, to_xid BIGINT, to_kind "char", to_row INTEGER,
     OUT inserted BIGINT, OUT updated BIGINT, OUT deleted BIGINT, OUT unchanged BIGINT, OUT clamped TEXT,
-    OUT placements BIGINT, OUT reviews BIGINT, OUT pairs BIGINT, OUT anomalies BIGINT, OUT log_rows BIGINT)
+    OUT placements BIGINT, OUT reviews BIGINT, OUT pairs BIGINT, OUT models BIGINT, OUT anomalies BIGINT, OUT log_rows BIGINT)
 LANGUAGE plpgsql SET plan_cache_mode = force_custom_plan AS $$
 DECLARE
     here RECORD;
@@ -355,8 +351,8 @@ BEGIN
     INTO m_versions, m_downloads, m_images, v_versions, old_models, old_bases, new_models, new_bases, r_reviews, o_models, log_rows
     FROM step;
 
-    SELECT a.inserted, a.updated, a.deleted, a.unchanged, a.clamped, a.placements, a.reviews, a.pairs, a.anomalies
-    INTO inserted, updated, deleted, unchanged, clamped, placements, reviews, pairs, anomalies
+    SELECT a.inserted, a.updated, a.deleted, a.unchanged, a.clamped, a.placements, a.reviews, a.pairs, a.models, a.anomalies
+    INTO inserted, updated, deleted, unchanged, clamped, placements, reviews, pairs, models, anomalies
     FROM bmm.inc_apply_changes(to_xid, to_kind, to_row, m_versions, m_downloads, m_images,
         v_versions, old_models || new_models, old_bases || new_bases, r_reviews, o_models, '{}') a;
 END;

@@ -70,6 +70,8 @@ DELETE FROM bmm.consumer WHERE name = 'incremental';
 DROP TABLE bmm.inc_pair;
 TRUNCATE bmm.inc_version, bmm.inc_review, bmm.inc_thumb;
 ALTER TABLE bmm.inc_version DROP COLUMN downloads, DROP COLUMN images, RESET (fillfactor);
+-- A metric delta maps its version to its pair from the primary key alone (an index-only scan).
+ALTER TABLE bmm.inc_version DROP CONSTRAINT inc_version_pkey, ADD PRIMARY KEY (version_id) INCLUDE (model_id, base_model);
 DROP INDEX bmm.inc_version_model_idx;
 CREATE INDEX inc_version_pair_idx ON bmm.inc_version (model_id, base_model);
 
