@@ -78,7 +78,7 @@ public static class Seeder
             var loaded = Stopwatch.GetElapsedTime(started).TotalSeconds;
             Log.SeedFinished(logger, profile.Models, versions, reviews, zeroRows, loaded);
             return new SeedReport(options.Scale, options.Seed, profile.Models, versions, metrics, reviews, zeroRows,
-                SiteVocabulary.BaseModels.Length, profile.Users, steps, loaded, time.GetUtcNow());
+                SiteVocabulary.BaseModels.Length, profile.Users, steps, loaded, time.GetUtcNow()) { Captured = true };
         }
 
         long aggregateRows = 0;
