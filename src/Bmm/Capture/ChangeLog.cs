@@ -33,16 +33,6 @@ public sealed record ConsumerState(LogPosition Position, long? SweepEnd, int? Sw
 public sealed record SweepModel(int ModelId, string[] RecountBases);
 
 /// <summary>
-/// One incremental step: the log rows past <see cref="From"/> up to and including
-/// <see cref="To"/>; none when <see cref="IsEmpty"/>. <see cref="Full"/> says the step stopped
-/// at its row limit, so more rows may wait.
-/// </summary>
-public sealed record LogStep(ConsumerState From, LogPosition To, bool Full)
-{
-    public bool IsEmpty => To == From.Position;
-}
-
-/// <summary>
 /// The change log written by the capture triggers, read by named consumers, each with its own
 /// position, advanced in the same transaction as the results it covers.
 /// </summary>
@@ -106,30 +96,6 @@ public static class ChangeLog
             models.Add(new SweepModel(reader.GetInt32(0), reader.GetFieldValue<string[]>(1)));
         return models;
     }
-
-    /// <summary>
-    /// The next step of at most <paramref name="limit"/> rows (plus the rest of a group the limit
-    /// cut) past the consumer's position and below the horizon, on the caller's transaction so
-    /// that it can be applied and the position advanced in it; an empty step when nothing waits.
-    /// </summary>
-    public static async Task<LogStep> ReadStepAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, string consumer, int limit, CancellationToken cancellationToken)
-    {
-        var from = await ReadConsumerAsync(connection, transaction, consumer, cancellationToken);
-        var horizon = await ReadHorizonAsync(connection, transaction, cancellationToken);
-        await using var command = new NpgsqlCommand(ChangeLogSql.StepEnd, connection, transaction);
-        AddPosition(command, from.Position);
-        command.Parameters.AddWithValue("below", horizon);
-        command.Parameters.AddWithValue("limit", limit);
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        await reader.ReadAsync(cancellationToken);
-        if (!reader.GetBoolean(0)) return new LogStep(from, from.Position, Full: false);
-        return reader.IsDBNull(1)
-            ? new LogStep(from, Later(LogPosition.EndOf(horizon - 1), from.Position), Full: false)
-            : new LogStep(from, new LogPosition(reader.GetInt64(1), reader.GetString(2)[0], reader.GetInt32(3)), Full: true);
-    }
-
-    /// <summary>A position never moves back (a horizon can be below a position set by a bootstrap).</summary>
-    private static LogPosition Later(LogPosition to, LogPosition from) => to.CompareTo(from) < 0 ? from : to;
 
     private static void AddPosition(NpgsqlCommand command, LogPosition position)
     {

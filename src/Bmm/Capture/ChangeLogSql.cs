@@ -66,21 +66,6 @@ internal static class ChangeLogSql
         """;
 
     /// <summary>
-    /// The end of the next incremental step past a position, below the horizon: the @limit-th log
-    /// row (found in the index alone; the step takes the rest of its (xid, kind, row_id) group),
-    /// or none when fewer rows wait; and whether any row waits at all.
-    /// </summary>
-    public const string StepEnd = """
-        SELECT EXISTS (SELECT 1 FROM bmm.change_log WHERE (xid, kind, row_id) > (@xid, @kind::"char", @row_id) AND xid < @below),
-               cut.xid, cut.kind::text, cut.row_id
-        FROM (VALUES (1)) one
-        LEFT JOIN (SELECT xid, kind, row_id FROM bmm.change_log
-                   WHERE (xid, kind, row_id) > (@xid, @kind::"char", @row_id) AND xid < @below
-                   ORDER BY xid, kind, row_id
-                   OFFSET @limit - 1 LIMIT 1) cut ON true
-        """;
-
-    /// <summary>
     /// Moves a consumer from the state this runner read to the next one, in the transaction that
     /// wrote what the move covers; a second runner's move makes it fail. Passing the end of the
     /// bootstrap's snapshot forgets it.

@@ -140,18 +140,20 @@ public sealed class IncrementalTests : FreshDatabaseTest
         await Site.Metric(21, 70, 2);
         await Site.SetVersionStatus(13, "Draft");
         await Db.ExecuteAsync("""UPDATE "ResourceReview" SET "modelVersionId" = 21 WHERE "id" = 3""");
-        LogStep window;
+        LogPosition before;
+        long horizon;
         await using (var connection = await Db.DataSource.OpenConnectionAsync(ct))
-        await using (var transaction = await connection.BeginTransactionAsync(ct))
-            window = await ChangeLog.ReadStepAsync(connection, transaction, ChangeLog.IncrementalConsumer, 1000, ct);
-        Assert.False(window.IsEmpty);
+        {
+            before = (await ChangeLog.ReadConsumerAsync(connection, null, ChangeLog.IncrementalConsumer, ct)).Position;
+            horizon = await ChangeLog.ReadHorizonAsync(connection, null, ct);
+        }
         await RunAndAssertAsync("changes applied");
         var fingerprint = await FingerprintAsync();
 
         await using (var connection = await Db.DataSource.OpenConnectionAsync(ct))
         await using (var transaction = await connection.BeginTransactionAsync(ct))
         {
-            var refused = await Assert.ThrowsAsync<PostgresException>(() => IncrementalState.ApplyAsync(connection, transaction, window, ct));
+            var refused = await Assert.ThrowsAsync<PostgresException>(() => IncrementalState.ApplyAsync(connection, transaction, before, horizon, 1000, ct));
             Assert.Equal(PostgresErrorCodes.ObjectNotInPrerequisiteState, refused.SqlState);
         }
         Assert.Equal(fingerprint, await FingerprintAsync());

@@ -8,8 +8,11 @@ using Npgsql;
 
 namespace Bmm.Strategies.Incremental;
 
-/// <summary>What one incremental step applied and wrote.</summary>
-public sealed record IncrementalWrite(WriteCounts Write, long Placements, long Reviews, long Pairs, long Models, long Anomalies, long LogRows);
+/// <summary>
+/// What one incremental step applied and wrote, and where it ends (<see cref="CutShort"/> when its
+/// row limit cut it, so more rows may wait); it read no row when <see cref="LogRows"/> is 0.
+/// </summary>
+public sealed record IncrementalWrite(WriteCounts Write, long Placements, long Reviews, long Pairs, long Models, long Anomalies, long LogRows, LogPosition To, bool CutShort);
 
 /// <summary>The bootstrap and the set-wise operations on the incremental state.</summary>
 public static class IncrementalState
@@ -84,19 +87,23 @@ public static class IncrementalState
         return WriteCounts.Sum(batches);
     }
 
-    /// <summary>Applies a step's log rows as exact deltas and writes the rows that moved; the caller advances the position in the same transaction.</summary>
-    public static async Task<IncrementalWrite> ApplyAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, LogStep step, CancellationToken cancellationToken)
+    /// <summary>
+    /// Applies the next step past <paramref name="from"/>: the log rows below <paramref name="below"/>
+    /// (the horizon), at most <paramref name="rowLimit"/> of them, as exact deltas, writing the rows
+    /// that moved. The caller advances the position to the step's end in the same transaction.
+    /// </summary>
+    public static async Task<IncrementalWrite> ApplyAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, LogPosition from, long below, int rowLimit, CancellationToken cancellationToken)
     {
         await using var command = new NpgsqlCommand(IncrementalSql.Apply, connection, transaction) { CommandTimeout = 0 };
-        command.Parameters.AddWithValue("from_xid", step.From.Position.Xid);
-        command.Parameters.AddWithValue("from_kind", step.From.Position.Kind.ToString());
-        command.Parameters.AddWithValue("from_row_id", step.From.Position.RowId);
-        command.Parameters.AddWithValue("to_xid", step.To.Xid);
-        command.Parameters.AddWithValue("to_kind", step.To.Kind.ToString());
-        command.Parameters.AddWithValue("to_row_id", step.To.RowId);
+        command.Parameters.AddWithValue("from_xid", from.Xid);
+        command.Parameters.AddWithValue("from_kind", from.Kind.ToString());
+        command.Parameters.AddWithValue("from_row_id", from.RowId);
+        command.Parameters.AddWithValue("below", below);
+        command.Parameters.AddWithValue("row_limit", rowLimit);
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         await reader.ReadAsync(cancellationToken);
-        return new IncrementalWrite(WriteCounts.Read(reader), reader.GetInt64(5), reader.GetInt64(6), reader.GetInt64(7), reader.GetInt64(8), reader.GetInt64(9), reader.GetInt64(10));
+        return new IncrementalWrite(WriteCounts.Read(reader), reader.GetInt64(5), reader.GetInt64(6), reader.GetInt64(7), reader.GetInt64(8),
+            reader.GetInt64(9), reader.GetInt64(10), new LogPosition(reader.GetInt64(11), reader.GetString(12)[0], reader.GetInt32(13)), reader.GetBoolean(14));
     }
 
     /// <summary>

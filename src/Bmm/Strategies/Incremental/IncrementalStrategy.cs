@@ -81,27 +81,29 @@ public sealed class IncrementalStrategy : IRefreshStrategy
                 Log.BudgetReached(context.Logger, result.AffectedModels);
                 return position;
             }
-            var applied = await context.Transactions.RunAsync(async (connection, transaction, ct) =>
+            var (from, write) = await context.Transactions.RunAsync(async (connection, transaction, ct) =>
             {
-                var step = await result.TimeAsync("read_changes", () => ChangeLog.ReadStepAsync(connection, transaction, ChangeLog.IncrementalConsumer, context.Options.IncrementalBatchRows, ct));
-                // With nothing pending the position stays where it is: an idle tick writes nothing at all.
-                if (step.IsEmpty) return (Step: step, Write: (IncrementalWrite?)null);
+                var (from, horizon) = await result.TimeAsync("read_changes", async () =>
+                    ((await ChangeLog.ReadConsumerAsync(connection, transaction, ChangeLog.IncrementalConsumer, ct)).Position,
+                     await ChangeLog.ReadHorizonAsync(connection, transaction, ct)));
                 var started = Stopwatch.GetTimestamp();
-                var write = await IncrementalState.ApplyAsync(connection, transaction, step, ct);
+                var write = await IncrementalState.ApplyAsync(connection, transaction, from, horizon, context.Options.IncrementalBatchRows, ct);
+                // With nothing pending the position stays where it is: an idle tick writes nothing at all.
+                if (write.LogRows == 0) return (from, write);
                 var seconds = Stopwatch.GetElapsedTime(started).TotalSeconds;
                 result.AddPhase("compute_and_write", seconds);
                 context.Metrics.BatchDuration.Record(seconds, new KeyValuePair<string, object?>("strategy", "incremental"));
                 // Same transaction: the position never runs ahead of the state, nor behind it.
                 await result.TimeAsync("advance_position", () => ChangeLog.AdvanceAsync(connection, transaction, ChangeLog.IncrementalConsumer,
-                    step.From, new ConsumerState(step.To, null, null), ct));
-                return (Step: step, Write: write);
+                    new ConsumerState(from, null, null), new ConsumerState(write.To, null, null), ct));
+                return (from, write);
             }, cancellationToken);
-            if (applied.Write is not { } write) return applied.Step.To;
+            if (write.LogRows == 0) return position ?? from;
             if (write.Anomalies > 0) Log.IncrementalAnomalies(context.Logger, write.Anomalies);
             // A step that moved no visible row still counts as one, so that its log is maintained.
             ChangeLogPipeline.Count(context, result, Math.Max(1, write.Models), write.Write);
-            position = applied.Step.To;
-            if (!applied.Step.Full) return position;
+            position = write.To;
+            if (!write.CutShort) return position;
         }
     }
 }

@@ -89,30 +89,38 @@ CREATE OR REPLACE FUNCTION bmm.widen_xid(xid32 BIGINT, reference BIGINT) RETURNS
 --   'r' the models of its old and new version, if Published now, recounting their pairs;
 --   'v' its old model if the old row was Published, its new one if the new row is, recounting both pairs;
 --   'o' the model (a model edit moves only the six copied columns).
--- One scan of the log, grouped to distinct versions and models before any lookup.
+-- One scan of the log, grouped by the row that changed (a cheap key) before anything is looked up.
 CREATE OR REPLACE FUNCTION bmm.changed_pairs(from_xid BIGINT, from_kind "char", from_row INTEGER, below_xid BIGINT, any_status BOOLEAN)
 RETURNS TABLE (model_id INTEGER, recount_base TEXT)
 LANGUAGE sql STABLE AS $$
-    WITH keys AS (
-        SELECT k.version_id, k.model_id, k.base_model, bool_or(k.recount) AS recount
+    WITH changed AS MATERIALIZED (
+        -- The metric deltas (nearly every row): only which versions.
+        SELECT DISTINCT 'm'::"char" AS kind, l.row_id, NULL::integer[] AS versions, NULL::integer[] AS models, NULL::text[] AS bases
         FROM bmm.change_log l
-        CROSS JOIN LATERAL (VALUES
-            (CASE l.kind WHEN 'm' THEN l.row_id WHEN 'r' THEN l.old_version END,
-             CASE WHEN l.kind = 'o' THEN l.row_id WHEN l.kind = 'v' AND l.old_status = 'Published' THEN l.old_model END,
-             CASE WHEN l.kind = 'v' THEN l.old_base END,
-             l.kind IN ('r', 'v')),
-            (CASE WHEN l.kind = 'r' THEN l.new_version END,
-             CASE WHEN l.kind = 'v' AND l.new_status = 'Published' THEN l.new_model END,
-             CASE WHEN l.kind = 'v' THEN l.new_base END,
-             true)
-        ) AS k (version_id, model_id, base_model, recount)
-        WHERE (l.xid, l.kind, l.row_id) > (from_xid, from_kind, from_row) AND l.xid < below_xid
-          AND (k.version_id IS NOT NULL OR k.model_id IS NOT NULL)
-        GROUP BY k.version_id, k.model_id, k.base_model
+        WHERE (l.xid, l.kind, l.row_id) > (from_xid, from_kind, from_row) AND l.xid < below_xid AND l.kind = 'm'
+        UNION ALL
+        -- The other rows, from their own index.
+        SELECT l.kind, l.row_id,
+               array_agg(l.old_version) FILTER (WHERE l.kind = 'r') || array_agg(l.new_version) FILTER (WHERE l.kind = 'r'),
+               array_agg(l.old_model) FILTER (WHERE l.kind = 'v' AND l.old_status = 'Published')
+                   || array_agg(l.new_model) FILTER (WHERE l.kind = 'v' AND l.new_status = 'Published'),
+               array_agg(l.old_base) FILTER (WHERE l.kind = 'v' AND l.old_status = 'Published')
+                   || array_agg(l.new_base) FILTER (WHERE l.kind = 'v' AND l.new_status = 'Published')
+        FROM bmm.change_log l
+        WHERE (l.xid, l.kind, l.row_id) > (from_xid, from_kind, from_row) AND l.xid < below_xid AND l.kind <> 'm'
+        GROUP BY l.kind, l.row_id
+    ), versions AS (
+        SELECT v.version_id, bool_or(v.recount) AS recount
+        FROM (SELECT c.row_id AS version_id, false AS recount FROM changed c WHERE c.kind = 'm'
+              UNION ALL
+              SELECT u.version_id, true FROM changed c, unnest(c.versions) AS u (version_id) WHERE c.kind = 'r') v
+        WHERE v.version_id IS NOT NULL
+        GROUP BY v.version_id
     )
     SELECT v."modelId", CASE WHEN k.recount THEN v."baseModel" END
-    FROM keys k JOIN "ModelVersion" v ON v."id" = k.version_id AND (any_status OR v."status" = 'Published')
+    FROM versions k JOIN "ModelVersion" v ON v."id" = k.version_id AND (any_status OR v."status" = 'Published')
     UNION ALL
-    SELECT k.model_id, CASE WHEN k.recount THEN k.base_model END
-    FROM keys k WHERE k.version_id IS NULL
+    SELECT n.model_id, n.base_model FROM changed c, unnest(c.models, c.bases) AS n (model_id, base_model) WHERE c.kind = 'v'
+    UNION ALL
+    SELECT c.row_id, NULL FROM changed c WHERE c.kind = 'o'
 $$;

@@ -254,11 +254,15 @@ BEGIN
         HAVING bool_or(d.checked) OR sum(d.downloads) <> 0 OR sum(d.images) <> 0 OR sum(d.thumbs) <> 0
     ), moved AS (
         SELECT d.model_id, d.base_model,
-               d.checked AND NOT EXISTS (SELECT 1 FROM bmm.inc_version v WHERE v.model_id = d.model_id AND v.base_model = d.base_model) AS gone,
+               d.checked AND still.counts IS NULL AS gone,
                coalesce(o.downloads, t."downloadCount", 0) + d.downloads AS downloads,
                coalesce(o.images, t."imageCount", 0) + d.images AS images,
                coalesce(t."thumbsUpCount", 0) + d.thumbs AS thumbs
         FROM delta d
+        -- A probe per pair that may be gone, never a hash of the whole state (which a planner
+        -- expecting few pairs chose for a day's backlog: a scan of every version).
+        LEFT JOIN LATERAL (SELECT true AS counts FROM bmm.inc_version v
+                           WHERE d.checked AND v.model_id = d.model_id AND v.base_model = d.base_model LIMIT 1) still ON true
         LEFT JOIN "ModelBaseModelMetric" t ON t."modelId" = d.model_id AND t."baseModel" = d.base_model
         LEFT JOIN bmm.inc_overflow o ON o.model_id = d.model_id AND o.base_model = d.base_model
     ), recomputed AS (
@@ -304,19 +308,23 @@ BEGIN
 END;
 $$;
 
--- Applies the log rows past (from_*) up to and including (to_*) (see the top of this file). The
--- position must still be at from_*: a window already applied, or applied by another runner
--- meanwhile, is refused before anything is written, so a replay changes nothing. The caller
--- advances the position in the same transaction.
+-- Applies the next step of the log: the rows past the position (from_*) and below @below_xid
+-- (the horizon), up to @row_limit rows (and the rest of the (xid, kind, row_id) group the limit
+-- cuts), as the top of this file says. The position must still be at from_*: a window already
+-- applied, or applied by another runner meanwhile, is refused before anything is written, so a
+-- replay changes nothing. Returns where the step ends (to_*; cut_short when the limit cut it); the
+-- caller advances the position there in the same transaction.
 CREATE OR REPLACE FUNCTION bmm.inc_apply(
-    from_xid BIGINT, from_kind "char", from_row INTEGER, to_xid BIGINT, to_kind "char", to_row INTEGER,
+    from_xid BIGINT, from_kind "char", from_row INTEGER, below_xid BIGINT, row_limit INTEGER,
     OUT inserted BIGINT, OUT updated BIGINT, OUT deleted BIGINT, OUT unchanged BIGINT, OUT clamped TEXT,
-    OUT placements BIGINT, OUT reviews BIGINT, OUT pairs BIGINT, OUT models BIGINT, OUT anomalies BIGINT, OUT log_rows BIGINT)
+    OUT placements BIGINT, OUT reviews BIGINT, OUT pairs BIGINT, OUT models BIGINT, OUT anomalies BIGINT, OUT log_rows BIGINT,
+    OUT to_xid BIGINT, OUT to_kind "char", OUT to_row INTEGER, OUT cut_short BOOLEAN)
 LANGUAGE plpgsql SET plan_cache_mode = force_custom_plan AS $$
 DECLARE
     here RECORD;
+    cut RECORD;
     m_versions INTEGER[]; m_downloads BIGINT[]; m_images BIGINT[];
-    v_versions INTEGER[]; old_models INTEGER[]; old_bases TEXT[]; new_models INTEGER[]; new_bases TEXT[];
+    v_versions INTEGER[]; v_models INTEGER[]; v_bases TEXT[];
     r_reviews INTEGER[]; o_models INTEGER[];
 BEGIN
     SELECT c.xid, c.kind, c.row_id, c.skip_below, c.skip_except INTO here
@@ -325,36 +333,69 @@ BEGIN
         RAISE EXCEPTION 'the incremental position is not where this step began: its changes are already applied'
             USING ERRCODE = 'object_not_in_prerequisite_state';
     END IF;
+    inserted := 0; updated := 0; deleted := 0; unchanged := 0; clamped := '[]';
+    placements := 0; reviews := 0; pairs := 0; models := 0; anomalies := 0;
+    cut_short := false;
 
-    -- One scan of the step, grouped by the row that changed.
-    WITH step AS MATERIALIZED (
-        SELECT l.kind, l.row_id, l.old_model, l.old_base, l.old_status = 'Published' AS old_counts,
-               l.new_model, l.new_base, l.new_status = 'Published' AS new_counts,
-               sum(l.downloads) FILTER (WHERE NOT bmm.inc_in_bootstrap(l.xid, here.skip_below, here.skip_except))::bigint AS downloads,
-               sum(l.images) FILTER (WHERE NOT bmm.inc_in_bootstrap(l.xid, here.skip_below, here.skip_except))::bigint AS images,
-               count(*) AS rows
-        FROM bmm.change_log l
-        WHERE (l.xid, l.kind, l.row_id) > (from_xid, from_kind, from_row) AND (l.xid, l.kind, l.row_id) <= (to_xid, to_kind, to_row)
-        GROUP BY l.kind, l.row_id, l.old_model, l.old_base, l.old_status, l.new_model, l.new_base, l.new_status
-    )
-    SELECT coalesce(array_agg(row_id) FILTER (WHERE kind = 'm' AND (downloads <> 0 OR images <> 0)), '{}'),
-           coalesce(array_agg(downloads) FILTER (WHERE kind = 'm' AND (downloads <> 0 OR images <> 0)), '{}'),
-           coalesce(array_agg(images) FILTER (WHERE kind = 'm' AND (downloads <> 0 OR images <> 0)), '{}'),
-           coalesce(array_agg(DISTINCT row_id) FILTER (WHERE kind = 'v'), '{}'),
-           coalesce(array_agg(old_model) FILTER (WHERE kind = 'v' AND old_counts), '{}'),
-           coalesce(array_agg(old_base) FILTER (WHERE kind = 'v' AND old_counts), '{}'),
-           coalesce(array_agg(new_model) FILTER (WHERE kind = 'v' AND new_counts), '{}'),
-           coalesce(array_agg(new_base) FILTER (WHERE kind = 'v' AND new_counts), '{}'),
-           coalesce(array_agg(DISTINCT row_id) FILTER (WHERE kind = 'r'), '{}'),
-           coalesce(array_agg(DISTINCT row_id) FILTER (WHERE kind = 'o'), '{}'),
-           coalesce(sum(rows), 0)
-    INTO m_versions, m_downloads, m_images, v_versions, old_models, old_bases, new_models, new_bases, r_reviews, o_models, log_rows
-    FROM step;
+    -- One scan of the step, grouped by the row that changed (sums and counts only, so that a
+    -- day's backlog aggregates fast). Everything below the horizon is read in no particular order
+    -- (a backlog's rows need no sort), as long as it is within the limit; past it, the step is
+    -- cut at the limit's row, found in the index alone.
+    LOOP
+        WITH step AS MATERIALIZED (
+            SELECT l.kind, l.row_id,
+                   sum(CASE WHEN NOT bmm.inc_in_bootstrap(l.xid, here.skip_below, here.skip_except) THEN l.downloads END)::bigint AS downloads,
+                   sum(CASE WHEN NOT bmm.inc_in_bootstrap(l.xid, here.skip_below, here.skip_except) THEN l.images END)::bigint AS images,
+                   count(*) AS rows
+            FROM (SELECT c.xid, c.kind, c.row_id, c.downloads, c.images FROM bmm.change_log c
+                  WHERE (c.xid, c.kind, c.row_id) > (from_xid, from_kind, from_row) AND c.xid < below_xid
+                    AND (NOT cut_short OR (c.xid, c.kind, c.row_id) <= (to_xid, to_kind, to_row))
+                  LIMIT CASE WHEN cut_short THEN NULL ELSE row_limit::bigint + 1 END) l
+            GROUP BY l.kind, l.row_id
+        )
+        SELECT coalesce(array_agg(row_id) FILTER (WHERE kind = 'm' AND (downloads <> 0 OR images <> 0)), '{}'),
+               coalesce(array_agg(downloads) FILTER (WHERE kind = 'm' AND (downloads <> 0 OR images <> 0)), '{}'),
+               coalesce(array_agg(images) FILTER (WHERE kind = 'm' AND (downloads <> 0 OR images <> 0)), '{}'),
+               coalesce(array_agg(row_id) FILTER (WHERE kind = 'v'), '{}'),
+               coalesce(array_agg(row_id) FILTER (WHERE kind = 'r'), '{}'),
+               coalesce(array_agg(row_id) FILTER (WHERE kind = 'o'), '{}'),
+               coalesce(sum(rows), 0)
+        INTO m_versions, m_downloads, m_images, v_versions, r_reviews, o_models, log_rows
+        FROM step;
+        EXIT WHEN cut_short OR log_rows <= row_limit;
+        SELECT c.xid, c.kind, c.row_id INTO cut FROM bmm.change_log c
+        WHERE (c.xid, c.kind, c.row_id) > (from_xid, from_kind, from_row) AND c.xid < below_xid
+        ORDER BY c.xid, c.kind, c.row_id
+        OFFSET row_limit - 1 LIMIT 1;
+        to_xid := cut.xid; to_kind := cut.kind; to_row := cut.row_id;
+        cut_short := true;
+    END LOOP;
+    IF NOT cut_short THEN
+        -- Everything below the horizon is applied: the position may move to it (never back).
+        IF (below_xid - 1, '~'::"char", 2147483647) > (from_xid, from_kind, from_row) THEN
+            to_xid := below_xid - 1; to_kind := '~'; to_row := 2147483647;
+        ELSE
+            to_xid := from_xid; to_kind := from_kind; to_row := from_row;
+        END IF;
+    END IF;
+    IF log_rows = 0 THEN RETURN; END IF;
+
+    -- The pairs the step's version rows name, from the few rows that are not metric deltas.
+    IF cardinality(v_versions) > 0 THEN
+        SELECT coalesce(array_agg(n.model_id), '{}'), coalesce(array_agg(n.base_model), '{}') INTO v_models, v_bases
+        FROM bmm.change_log c
+        CROSS JOIN LATERAL (VALUES (CASE WHEN c.old_status = 'Published' THEN c.old_model END, c.old_base),
+                                   (CASE WHEN c.new_status = 'Published' THEN c.new_model END, c.new_base)) AS n (model_id, base_model)
+        WHERE c.kind = 'v' AND (c.xid, c.kind, c.row_id) > (from_xid, from_kind, from_row) AND c.xid < below_xid
+          AND (c.xid, c.kind, c.row_id) <= (to_xid, to_kind, to_row) AND n.model_id IS NOT NULL;
+    ELSE
+        v_models := '{}'; v_bases := '{}';
+    END IF;
 
     SELECT a.inserted, a.updated, a.deleted, a.unchanged, a.clamped, a.placements, a.reviews, a.pairs, a.models, a.anomalies
     INTO inserted, updated, deleted, unchanged, clamped, placements, reviews, pairs, models, anomalies
     FROM bmm.inc_apply_changes(to_xid, to_kind, to_row, m_versions, m_downloads, m_images,
-        v_versions, old_models || new_models, old_bases || new_bases, r_reviews, o_models, '{}') a;
+        v_versions, v_models, v_bases, r_reviews, o_models, '{}') a;
 END;
 $$;
 

@@ -46,6 +46,9 @@ ALTER TABLE bmm.change_log
 -- Positions are (xid, kind, row_id): consumers read in this order, and a cut never splits rows
 -- with equal keys (a version changed by two statements of one transaction).
 CREATE INDEX change_log_position_idx ON bmm.change_log (xid, kind, row_id);
+-- The rows other than metric deltas (versions, reviews, models: a few in a hundred), found
+-- without reading the deltas around them.
+CREATE INDEX change_log_structure_idx ON bmm.change_log (xid, kind, row_id) WHERE kind <> 'm';
 
 -- A position covers every row at or below (xid, kind, row_id); kind '~' sorts after every kind,
 -- so (x, '~', 2147483647) covers all of transaction x.
