@@ -7,7 +7,11 @@ namespace Bmm.Cli;
 /// <summary>The bmm command line.</summary>
 public static class CliApp
 {
-    public static RootCommand BuildRoot()
+    /// <summary>The commands of the toolbox (bmm-tools), which the product names but does not carry.</summary>
+    public static readonly string[] ToolCommands = ["demo", "seed", "simulate", "bench"];
+
+    /// <summary>The product's commands; <paramref name="tools"/> adds the toolbox's in its place.</summary>
+    public static RootCommand BuildRoot(IReadOnlyList<Command>? tools = null)
     {
         var root = new RootCommand("bmm keeps \"ModelBaseModelMetric\" (per model and base model: downloads, images, distinct thumbs-up users) correct and fresh.");
         root.Options.Add(CommonOptions.Connection);
@@ -17,10 +21,24 @@ public static class CliApp
                      MigrateCommand.Create(), RunCommand.Create(), VerifyCommand.Create(), StatusCommand.Create(),
                      QueueCommands.Enqueue(), QueueCommands.Pause(), QueueCommands.Resume(), QueueCommands.DropConsumer(),
                      ServeCommand.Create(), FollowCommand.Create(), BackfillCommand.Create(),
-                     SeedCommand.Create(), SimulateCommand.Create(), DemoCommand.Create(), BenchCommand.Create(),
                  })
             root.Subcommands.Add(command);
+        foreach (var command in tools ?? ToolCommands.Select(ElsewhereCommand).ToList())
+            root.Subcommands.Add(command);
         return root;
+    }
+
+    /// <summary>A command of the toolbox, named in the product so that trying it says where it is.</summary>
+    private static Command ElsewhereCommand(string name)
+    {
+        var command = new Command(name, $"In the toolbox: bmm-tools {name} (dotnet run --project src/Bmm.Tools -- {name}).") { Hidden = true };
+        command.TreatUnmatchedTokensAsErrors = false;
+        command.SetAction(async (_, _) =>
+        {
+            await Console.Error.WriteLineAsync($"`{name}` is a command of the toolbox, not of the deployed bmm: run `bmm-tools {name}` (from a clone: dotnet run --project src/Bmm.Tools -- {name}).");
+            return ExitCodes.Usage;
+        });
+        return command;
     }
 
     /// <summary>
@@ -31,10 +49,14 @@ public static class CliApp
     public static readonly TimeSpan ProcessTerminationTimeout = TimeSpan.FromSeconds(5);
 
     /// <summary>Parses and runs; bad usage exits 2 with one sentence on standard error.</summary>
-    public static async Task<int> RunAsync(string[] args, TextWriter? error = null, CancellationToken cancellationToken = default)
+    public static Task<int> RunAsync(string[] args, TextWriter? error = null, CancellationToken cancellationToken = default) =>
+        RunAsync(BuildRoot(), args, error, cancellationToken);
+
+    /// <summary>Parses <paramref name="args"/> against <paramref name="root"/> and runs the command.</summary>
+    public static async Task<int> RunAsync(RootCommand root, string[] args, TextWriter? error = null, CancellationToken cancellationToken = default)
     {
         error ??= Console.Error;
-        var parse = BuildRoot().Parse(args);
+        var parse = root.Parse(args);
         if (parse.Errors.Count > 0)
         {
             foreach (var parseError in parse.Errors) await error.WriteLineAsync(parseError.Message);
@@ -63,7 +85,7 @@ public static class CliApp
         }
         catch (Exception e) when (e is Npgsql.NpgsqlException or InvalidOperationException or TimeoutException)
         {
-            await Console.Error.WriteLineAsync($"Failed: {ConnectionResolver.Describe(e)}");
+            await Console.Error.WriteLineAsync($"Failed: {Errors.Describe(e)}");
             return ExitCodes.Failed;
         }
     }

@@ -46,7 +46,7 @@ internal static class RunCommand
                 Console.WriteLine("Skipped: the job is paused (bmm resume to continue).");
                 return;
             case RunOutcome.Failed:
-                Console.Error.WriteLine($"Run {report.RunId} ({report.Strategy}) failed after {report.Seconds:F2}s: {Database.ConnectionResolver.Describe(report.Error!)}");
+                Console.Error.WriteLine($"Run {report.RunId} ({report.Strategy}) failed after {report.Seconds:F2}s: {Database.Errors.Describe(report.Error!)}");
                 Console.Error.WriteLine("The position and the table are as the last committed batch left them; the next run redoes the rest.");
                 return;
         }

@@ -50,7 +50,7 @@ public sealed record RunJson
         BacklogLeft = report.Result?.BacklogLeft ?? false,
         Watermark = report.Result?.Watermark,
         Phases = report.Result?.PhaseSeconds ?? [],
-        Error = report.Error is null ? null : Database.ConnectionResolver.Describe(report.Error),
+        Error = report.Error is null ? null : Database.Errors.Describe(report.Error),
         PeakMemoryBytes = PeakMemory(),
     };
 

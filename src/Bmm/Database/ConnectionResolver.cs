@@ -43,15 +43,7 @@ public static class ConnectionResolver
         catch (Exception e) when (e is NpgsqlException or TimeoutException or System.Net.Sockets.SocketException)
         {
             await dataSource.DisposeAsync();
-            throw new UsageException($"Cannot connect to database \"{builder.Database}\" on {builder.Host}:{builder.Port} as \"{builder.Username}\": {Describe(e)}", e);
+            throw new UsageException($"Cannot connect to database \"{builder.Database}\" on {builder.Host}:{builder.Port} as \"{builder.Username}\": {Errors.Describe(e)}", e);
         }
     }
-
-    /// <summary>A one-line reason, never containing the password (Npgsql does not put it in messages).</summary>
-    public static string Describe(Exception e) => e switch
-    {
-        PostgresException pg => pg.MessageText.TrimEnd('.') + ".",
-        NpgsqlException { InnerException: { } inner } => inner.Message.TrimEnd('.') + ".",
-        _ => e.Message.TrimEnd('.') + ".",
-    };
 }

@@ -14,7 +14,7 @@ public sealed class FollowHealth(JobStateCache state, Follower follower, TimeSpa
     {
         var reading = await state.GetAsync(cancellationToken);
         if (reading.Error is { } error)
-            return new HealthReport(false, "cannot read the job state: " + ConnectionResolver.Describe(error));
+            return new HealthReport(false, "cannot read the job state: " + Errors.Describe(error));
         if (JobStateCache.Aged(reading, time.GetUtcNow()) is not { } snapshot)
             return new HealthReport(false, "the job state has not been read yet.");
         var sinceTick = (time.GetUtcNow() - follower.LastTickAt).TotalSeconds;

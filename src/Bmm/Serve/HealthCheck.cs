@@ -35,7 +35,7 @@ public sealed class HealthCheck(JobStateCache state, CronSchedule schedule, int 
     public static HealthReport Evaluate(StateReading reading, CronSchedule schedule, int intervals, DateTimeOffset now, DateTimeOffset servingSince)
     {
         if (reading.Error is { } error)
-            return new HealthReport(false, "cannot read the job state: " + ConnectionResolver.Describe(error));
+            return new HealthReport(false, "cannot read the job state: " + Errors.Describe(error));
         if (JobStateCache.Aged(reading, now) is not { } snapshot)
             return new HealthReport(false, "the job state has not been read yet.");
 

@@ -40,7 +40,7 @@ public sealed class JobStateCache(NpgsqlDataSource dataSource, string consumer, 
             catch (Exception e) when (e is NpgsqlException or TimeoutException or InvalidOperationException
                                           || (e is OperationCanceledException && !cancellationToken.IsCancellationRequested))
             {
-                Log.StateReadFailed(logger, Database.ConnectionResolver.Describe(e));
+                Log.StateReadFailed(logger, Database.Errors.Describe(e));
                 lock (_lock) _reading = _reading with { Error = e };
             }
             return Latest();

@@ -2,7 +2,10 @@ using System.Diagnostics;
 
 namespace Bmm.Tests.Infrastructure;
 
-/// <summary>Runs the real bmm executable (copied beside the tests) as a separate process.</summary>
+/// <summary>
+/// Runs the real executables (copied beside the tests) as separate processes: bmm, the product,
+/// and bmm-tools for the toolbox's commands.
+/// </summary>
 public static class BmmProcess
 {
     public sealed record Result(int ExitCode, string Output, string Error)
@@ -12,7 +15,7 @@ public static class BmmProcess
 
     public static async Task<Result> RunAsync(string? connection, IReadOnlyDictionary<string, string>? environment, string? input, params string[] arguments)
     {
-        var info = new ProcessStartInfo(Path.Combine(AppContext.BaseDirectory, "bmm"))
+        var info = new ProcessStartInfo(Executable(arguments))
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
@@ -34,10 +37,14 @@ public static class BmmProcess
 
     public static Task<Result> RunAsync(string? connection, params string[] arguments) => RunAsync(connection, null, null, arguments);
 
+    /// <summary>The product for its own commands, the toolbox for the others.</summary>
+    private static string Executable(string[] arguments) =>
+        Path.Combine(AppContext.BaseDirectory, arguments.Length > 0 && Bmm.Cli.CliApp.ToolCommands.Contains(arguments[0]) ? "bmm-tools" : "bmm");
+
     /// <summary>Starts a long-running command (follow, serve); the caller stops or kills it. Its output is discarded.</summary>
     public static Process Start(string connection, IReadOnlyDictionary<string, string> environment, params string[] arguments)
     {
-        var info = new ProcessStartInfo(Path.Combine(AppContext.BaseDirectory, "bmm"))
+        var info = new ProcessStartInfo(Executable(arguments))
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,

@@ -11,7 +11,7 @@ public sealed class DemoTests(SeededTinyDatabase seeded)
     [Fact]
     public async Task The_demo_refuses_a_connection_string_before_touching_anything()
     {
-        var exit = await CliApp.RunAsync(["demo", "--connection", "Host=127.0.0.1;Port=1;Database=site"], new StringWriter(), TestContext.Current.CancellationToken);
+        var exit = await ToolsApp.RunAsync(["demo", "--connection", "Host=127.0.0.1;Port=1;Database=site"], new StringWriter(), TestContext.Current.CancellationToken);
         Assert.Equal(ExitCodes.Usage, exit);
     }
 

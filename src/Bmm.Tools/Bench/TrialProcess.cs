@@ -15,7 +15,7 @@ internal static class TrialProcess
 
     public static async Task<RunOutput?> RunAsync(string connectionString, string strategy, DateTimeOffset clock, TimeSpan timeout, CancellationToken cancellationToken)
     {
-        var info = SelfInvocation();
+        var info = ProductInvocation();
         string[] arguments = strategy == Backfill
             ? ["backfill", "--json"]
             : ["run", "--strategy", strategy, "--json", "--clock", clock.ToString("O")];
@@ -46,13 +46,16 @@ internal static class TrialProcess
         return new RunOutput(Cli.RunJson.Parse(text), await error);
     }
 
-    /// <summary>This very program: the apphost, or `dotnet bmm.dll`.</summary>
-    public static ProcessStartInfo SelfInvocation()
+    /// <summary>
+    /// The product an operator deploys, bmm, beside this toolbox (its build copies it here): the
+    /// benchmark measures what users run, start-up included. Its apphost, or `dotnet bmm.dll`.
+    /// </summary>
+    public static ProcessStartInfo ProductInvocation()
     {
-        var path = Environment.ProcessPath ?? throw new InvalidOperationException("The path of this program is unknown.");
-        if (Path.GetFileNameWithoutExtension(path) != "dotnet") return new ProcessStartInfo(path);
-        var info = new ProcessStartInfo(path);
-        info.ArgumentList.Add(typeof(TrialProcess).Assembly.Location);
+        var apphost = Path.Combine(AppContext.BaseDirectory, OperatingSystem.IsWindows() ? "bmm.exe" : "bmm");
+        if (File.Exists(apphost)) return new ProcessStartInfo(apphost);
+        var info = new ProcessStartInfo(Environment.ProcessPath ?? "dotnet");
+        info.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "bmm.dll"));
         return info;
     }
 }

@@ -22,7 +22,7 @@ internal sealed class FollowerProcess : IAsyncDisposable
     /// <summary>Starts following the database; it polls every second, as the scenario's configuration says.</summary>
     public static FollowerProcess Start(string connectionString)
     {
-        var info = TrialProcess.SelfInvocation();
+        var info = TrialProcess.ProductInvocation();
         info.ArgumentList.Add("follow");
         info.Environment["BMM_CONNECTION"] = connectionString;
         info.Environment["BMM_Follow__PollSeconds"] = "1";

@@ -134,7 +134,7 @@ public sealed class RefreshRunner(NpgsqlDataSource dataSource, JobOptions option
             finish.Parameters.AddWithValue("clamped", result?.Clamped ?? 0);
             finish.Parameters.AddWithValue("backlog", result?.BacklogLeft ?? false);
             finish.Parameters.AddWithValue("phases", JsonSerializer.Serialize(result?.PhaseSeconds ?? []));
-            finish.Parameters.AddWithValue("error", error is null ? DBNull.Value : ConnectionResolver.Describe(error));
+            finish.Parameters.AddWithValue("error", error is null ? DBNull.Value : Errors.Describe(error));
             await finish.ExecuteNonQueryAsync(cancellationToken);
         }
         catch (NpgsqlException)

@@ -1,0 +1,3 @@
+using Bmm.Cli;
+
+return await ToolsApp.RunAsync(args);
