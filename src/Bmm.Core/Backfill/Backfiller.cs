@@ -1,9 +1,8 @@
 using System.Diagnostics;
 using Bmm.Configuration;
 using Bmm.Database;
+using Bmm.Recompute;
 using Bmm.Refresh;
-using Bmm.Strategies.SetBased;
-using Bmm.Strategies.Incremental;
 using Bmm.Telemetry;
 using Bmm.Writing;
 using Microsoft.Extensions.Logging;
@@ -29,9 +28,10 @@ public static class Backfiller
 {
     public const int DefaultBatchModels = 20_000;
 
+    /// <summary>Rebuilds the table; <paramref name="strategies"/> are every strategy, whose state this write makes invalid.</summary>
     public static async Task<BackfillReport> RunAsync(
         NpgsqlDataSource dataSource, JobOptions options, int batchModels, IProgress<BackfillProgress>? progress,
-        ILogger logger, JobMetrics metrics, CancellationToken cancellationToken)
+        IReadOnlyCollection<IRefreshStrategy> strategies, ILogger logger, JobMetrics metrics, CancellationToken cancellationToken)
     {
         if (batchModels < 1) throw new UsageException("--batch-models must be at least 1.");
         await using var runnerLock = await RunnerLock.TryAcquireAsync(dataSource, cancellationToken)
@@ -39,7 +39,7 @@ public static class Backfiller
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, runnerLock.Lost);
         try
         {
-            return await RunLockedAsync(dataSource, options, batchModels, progress, logger, metrics, linked.Token);
+            return await RunLockedAsync(dataSource, options, batchModels, progress, strategies, logger, metrics, linked.Token);
         }
         catch (OperationCanceledException e) when (runnerLock.Lost.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
         {
@@ -49,11 +49,11 @@ public static class Backfiller
 
     private static async Task<BackfillReport> RunLockedAsync(
         NpgsqlDataSource dataSource, JobOptions options, int batchModels, IProgress<BackfillProgress>? progress,
-        ILogger logger, JobMetrics metrics, CancellationToken cancellationToken)
+        IReadOnlyCollection<IRefreshStrategy> strategies, ILogger logger, JobMetrics metrics, CancellationToken cancellationToken)
     {
         var started = Stopwatch.GetTimestamp();
         var transactions = new Transactions(dataSource, options, logger, metrics);
-        await IncrementalState.ForgetForOtherWriterAsync(dataSource, "backfill", logger, cancellationToken);
+        await StateKeepers.ForgetOthersAsync(dataSource, strategies, "backfill", logger, cancellationToken);
         var tag = new KeyValuePair<string, object?>("strategy", "backfill");
         long total;
         await using (var count = dataSource.CreateCommand(BackfillSql.CountModels))
@@ -107,7 +107,7 @@ public static class Backfiller
         transactions.RunAsync(async (connection, transaction, ct) =>
         {
             var ids = await ReadIdsAsync(connection, transaction, idsSql, after, limit, ct);
-            var write = ids.Length == 0 ? null : await SetBasedStrategy.RefreshModelsAsync(connection, transaction, ids, Recount.Everything, ct);
+            var write = ids.Length == 0 ? null : await Recomputer.RefreshModelsAsync(connection, transaction, ids, Recount.Everything, ct);
             return (ids, write);
         }, cancellationToken);
 

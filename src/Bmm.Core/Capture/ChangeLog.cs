@@ -178,14 +178,4 @@ public static class ChangeLog
         command.Parameters.AddWithValue("name", name);
         return await command.ExecuteNonQueryAsync(cancellationToken) == 1;
     }
-
-    public static async Task<JobStateSnapshot> ReadStateAsync(NpgsqlDataSource dataSource, string consumer, CancellationToken cancellationToken)
-    {
-        await using var command = dataSource.CreateCommand(ChangeLogSql.State);
-        command.Parameters.AddWithValue("name", consumer);
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        await reader.ReadAsync(cancellationToken);
-        return new JobStateSnapshot(reader.GetInt64(0), reader.GetInt64(1), reader.GetInt64(2), reader.GetDouble(3),
-            reader.IsDBNull(6) ? double.PositiveInfinity : reader.GetDouble(6));
-    }
 }

@@ -112,22 +112,4 @@ internal static class ChangeLogSql
         """;
 
     public const string DropConsumer = "DELETE FROM bmm.consumer WHERE name = @name";
-
-    public const string State = """
-        SELECT
-            (SELECT count(*) FROM bmm.model_queue) AS queue_depth,
-            (SELECT count(*) FROM bmm.change_log l, bmm.consumer c
-             WHERE c.name = @name AND (l.xid, l.kind, l.row_id) > (c.xid, c.kind, c.row_id)) AS pending,
-            (SELECT coalesce(sum(pg_total_relation_size(i.inhrelid)), 0)::bigint
-             FROM pg_inherits i WHERE i.inhparent = 'bmm.change_log'::regclass) AS log_bytes,
-            coalesce(extract(epoch FROM now() - least(
-                (SELECT l.captured_at FROM bmm.change_log l, bmm.consumer c
-                 WHERE c.name = @name AND (l.xid, l.kind, l.row_id) > (c.xid, c.kind, c.row_id)
-                 ORDER BY l.xid, l.kind, l.row_id LIMIT 1),
-                (SELECT min(enqueued_at) FROM bmm.model_queue))), 0)::float8 AS lag_seconds,
-            (SELECT xid FROM bmm.consumer WHERE name = @name) AS position_xid,
-            pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS horizon,
-            (SELECT extract(epoch FROM now() - max(finished_at)) FROM bmm.run_history WHERE outcome = 'succeeded')::float8
-                AS seconds_since_success
-        """;
 }

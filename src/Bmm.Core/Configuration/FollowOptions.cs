@@ -1,7 +1,7 @@
 namespace Bmm.Configuration;
 
 /// <summary><c>bmm follow</c>. Section <c>Follow</c>; environment <c>BMM_Follow__*</c>.</summary>
-public sealed class FollowOptions
+public sealed class FollowOptions : ICheckedOptions
 {
     /// <summary>Longest wait between two looks at the change log when no notification arrives (a missed NOTIFY, a long transaction ending).</summary>
     public double PollSeconds { get; set; } = 1;
@@ -18,11 +18,14 @@ public sealed class FollowOptions
     /// <summary>/health turns unhealthy when the oldest unapplied change, or the follower's last completed pass, is older than this.</summary>
     public double UnhealthyAfterSeconds { get; set; } = 60;
 
-    internal void Validate()
+    /// <inheritdoc />
+    public string? Problem()
     {
-        if (UnhealthyAfterSeconds <= 0) throw new UsageException("Follow:UnhealthyAfterSeconds must be positive.");
-        if (PollSeconds <= 0) throw new UsageException("Follow:PollSeconds must be positive.");
-        if (ReconcileSeconds <= 0) throw new UsageException("Follow:ReconcileSeconds must be positive.");
-        if (MaintenanceSeconds <= 0) throw new UsageException("Follow:MaintenanceSeconds must be positive.");
+        if (!string.IsNullOrWhiteSpace(MetricsUrl) && MetricsAddress.Problem(MetricsUrl, "Follow:MetricsUrl") is { } url) return url;
+        if (!Checks.Positive(UnhealthyAfterSeconds)) return "Follow:UnhealthyAfterSeconds must be a positive number of seconds.";
+        if (!Checks.Positive(PollSeconds)) return "Follow:PollSeconds must be a positive number of seconds.";
+        if (!Checks.Positive(ReconcileSeconds)) return "Follow:ReconcileSeconds must be a positive number of seconds.";
+        if (!Checks.Positive(MaintenanceSeconds)) return "Follow:MaintenanceSeconds must be a positive number of seconds.";
+        return null;
     }
 }

@@ -1,7 +1,7 @@
 namespace Bmm.Configuration;
 
 /// <summary>How a refresh run behaves. Section <c>Job</c>; environment <c>BMM_Job__*</c>.</summary>
-public sealed class JobOptions
+public sealed class JobOptions : ICheckedOptions
 {
     /// <summary>Strategy used by <c>run</c> and <c>serve</c> when no --strategy is given.</summary>
     public string Strategy { get; set; } = "setbased";
@@ -44,15 +44,17 @@ public sealed class JobOptions
     /// </summary>
     public int ReviewsMvRefreshMinutes { get; set; } = 30;
 
-    internal void Validate()
+    /// <inheritdoc />
+    public string? Problem()
     {
-        if (MaxModelsPerRun < 1) throw new UsageException("Job:MaxModelsPerRun must be at least 1.");
-        if (MaxSecondsPerRun < 1) throw new UsageException("Job:MaxSecondsPerRun must be at least 1.");
-        if (BatchSize < 1) throw new UsageException("Job:BatchSize must be at least 1.");
-        if (ReconcilePassHours <= 0) throw new UsageException("Job:ReconcilePassHours must be positive.");
-        if (IncrementalBatchRows < 1) throw new UsageException("Job:IncrementalBatchRows must be at least 1.");
-        if (LockTimeoutSeconds < 1 || StatementTimeoutSeconds < 1) throw new UsageException("Job timeouts must be at least 1 second.");
-        if (MaxAttempts < 1) throw new UsageException("Job:MaxAttempts must be at least 1.");
-        if (ReviewsMvRefreshMinutes < 1) throw new UsageException("Job:ReviewsMvRefreshMinutes must be at least 1.");
+        if (MaxModelsPerRun < 1) return "Job:MaxModelsPerRun must be at least 1.";
+        if (MaxSecondsPerRun < 1) return "Job:MaxSecondsPerRun must be at least 1.";
+        if (BatchSize < 1) return "Job:BatchSize must be at least 1.";
+        if (!Checks.Positive(ReconcilePassHours)) return "Job:ReconcilePassHours must be a positive number of hours.";
+        if (IncrementalBatchRows < 1) return "Job:IncrementalBatchRows must be at least 1.";
+        if (LockTimeoutSeconds < 1 || StatementTimeoutSeconds < 1) return "Job timeouts must be at least 1 second.";
+        if (MaxAttempts < 1) return "Job:MaxAttempts must be at least 1.";
+        if (ReviewsMvRefreshMinutes < 1) return "Job:ReviewsMvRefreshMinutes must be at least 1.";
+        return null;
     }
 }

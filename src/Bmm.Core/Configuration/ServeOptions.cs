@@ -1,7 +1,7 @@
 namespace Bmm.Configuration;
 
 /// <summary>The scheduler of <c>bmm serve</c>. Section <c>Serve</c>; environment <c>BMM_Serve__*</c>.</summary>
-public sealed class ServeOptions
+public sealed class ServeOptions : ICheckedOptions
 {
     /// <summary>Cron expression for the runs, in UTC: 5 fields, or 6 with seconds first.</summary>
     public string Schedule { get; set; } = "*/5 * * * *";
@@ -21,11 +21,15 @@ public sealed class ServeOptions
     /// <summary>/metrics and /health read the job state from the database at most once per this many seconds.</summary>
     public double StateCacheSeconds { get; set; } = 5;
 
-    internal void Validate()
+    /// <inheritdoc />
+    public string? Problem()
     {
-        if (UnhealthyAfterIntervals < 1) throw new UsageException("Serve:UnhealthyAfterIntervals must be at least 1.");
-        if (FailureBackoffFloorSeconds <= 0 || FailureBackoffCeilingSeconds < FailureBackoffFloorSeconds)
-            throw new UsageException("Serve:FailureBackoffFloorSeconds must be positive and at most Serve:FailureBackoffCeilingSeconds.");
-        if (StateCacheSeconds < 0) throw new UsageException("Serve:StateCacheSeconds must not be negative.");
+        if (CronSchedule.Problem(Schedule) is { } schedule) return "Serve:Schedule: " + schedule;
+        if (MetricsAddress.Problem(MetricsUrl, "Serve:MetricsUrl") is { } url) return url;
+        if (UnhealthyAfterIntervals < 1) return "Serve:UnhealthyAfterIntervals must be at least 1.";
+        if (!Checks.Positive(FailureBackoffFloorSeconds) || !Checks.Finite(FailureBackoffCeilingSeconds) || FailureBackoffCeilingSeconds < FailureBackoffFloorSeconds)
+            return "Serve:FailureBackoffFloorSeconds must be positive and at most Serve:FailureBackoffCeilingSeconds.";
+        if (!Checks.Finite(StateCacheSeconds) || StateCacheSeconds < 0) return "Serve:StateCacheSeconds must be a number of seconds, zero or more.";
+        return null;
     }
 }

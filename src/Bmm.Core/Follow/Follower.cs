@@ -3,6 +3,7 @@ using Bmm.Capture;
 using Bmm.Configuration;
 using Bmm.Reconcile;
 using Bmm.Refresh;
+using Bmm.Resilience;
 using Bmm.Strategies.Incremental;
 using Bmm.Telemetry;
 using Microsoft.Extensions.Logging;
@@ -19,7 +20,9 @@ namespace Bmm.Follow;
 /// </summary>
 public sealed class Follower(NpgsqlDataSource dataSource, JobOptions job, FollowOptions options, TimeProvider time, ILogger logger, JobMetrics metrics)
 {
-    private static readonly TimeSpan BackoffCeiling = TimeSpan.FromSeconds(30);
+    private static readonly Backoff FailureBackoff = new(TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(30));
+    /// <summary>What the follower applies, and how its table is reconciled and repaired.</summary>
+    private static readonly IncrementalStrategy Strategy = new();
     private static readonly TimeSpan WakeTimeout = TimeSpan.FromSeconds(10);
     private long _lastTickTicks = time.GetUtcNow().UtcTicks;
 
@@ -51,7 +54,7 @@ public sealed class Follower(NpgsqlDataSource dataSource, JobOptions job, Follow
 #pragma warning restore CA1031
             {
                 failures++;
-                var delay = TimeSpan.FromSeconds(Math.Min(BackoffCeiling.TotalSeconds, Math.Pow(2, failures - 1)));
+                var delay = FailureBackoff.After(failures);
                 Log.FollowFailed(logger, e, failures, delay.TotalSeconds);
                 try
                 {
@@ -105,7 +108,7 @@ public sealed class Follower(NpgsqlDataSource dataSource, JobOptions job, Follow
             while (true)
             {
                 ct.ThrowIfCancellationRequested();
-                if (await RefreshRunner.IsPausedAsync(dataSource, ct))
+                if (await JobControl.IsPausedAsync(dataSource, ct))
                     Interlocked.Exchange(ref _lastTickTicks, time.GetUtcNow().UtcTicks);
                 else
                 {
@@ -173,7 +176,7 @@ public sealed class Follower(NpgsqlDataSource dataSource, JobOptions job, Follow
     {
         try
         {
-            return await reconciler.CheckAsync(ChangeLog.IncrementalConsumer, interval, cancellationToken);
+            return await reconciler.CheckAsync(Strategy, interval, cancellationToken);
         }
         catch (OperationCanceledException)
         {
@@ -192,7 +195,7 @@ public sealed class Follower(NpgsqlDataSource dataSource, JobOptions job, Follow
     {
         try
         {
-            await reconciler.RepairAsync(ChangeLog.IncrementalConsumer, found, cancellationToken);
+            await reconciler.RepairAsync(Strategy, found, cancellationToken);
         }
 #pragma warning disable CA1031 // A failed repair must not stop the applying.
         catch (Exception e) when (e is not OperationCanceledException)

@@ -17,13 +17,15 @@ public sealed record VerifyReport(long ExpectedRows, long Missing, long Extra, l
 
 /// <summary>
 /// Recomputes every row with the oracle and compares every column (counters and the six
-/// denormalized columns). With repair, recomputes the drifted models under the runner lock so
-/// that no refresh interleaves.
+/// denormalized columns). With a repairer, re-derives the drifted models as that strategy keeps
+/// its table (<see cref="IRefreshStrategy.RepairAsync"/>), under the runner lock so that no
+/// refresh interleaves.
 /// </summary>
 public static class Verifier
 {
-    public static async Task<VerifyReport> VerifyAsync(NpgsqlDataSource dataSource, bool repair, JobOptions options, ILogger logger, JobMetrics metrics, CancellationToken cancellationToken, int samplesPerKind = 5)
+    public static async Task<VerifyReport> VerifyAsync(NpgsqlDataSource dataSource, IRefreshStrategy? repairer, JobOptions options, ILogger logger, JobMetrics metrics, CancellationToken cancellationToken, int samplesPerKind = 5)
     {
+        var repair = repairer is not null;
         await using var runnerLock = repair ? await RunnerLock.TryAcquireAsync(dataSource, cancellationToken) : null;
         if (repair && runnerLock is null)
             throw new InvalidOperationException("Another runner holds the lock; repair needs the table to itself. Try again when the run has finished.");
@@ -64,18 +66,13 @@ public static class Verifier
         }
 
         long repaired = 0;
-        if (repair && driftedModels.Count > 0)
+        if (repairer is not null && driftedModels.Count > 0)
         {
-            // Repair recomputes the drifted models from their current state, so writes that
-            // committed after the comparison are respected too; where the incremental strategy
-            // keeps state, through it, so that its state is repaired with the rows.
-            var incremental = await Strategies.Incremental.IncrementalState.IsBootstrappedAsync(dataSource, cancellationToken);
+            // Repair re-derives the drifted models from their current state, so writes that
+            // committed after the comparison are respected too.
             var transactions = new Database.Transactions(dataSource, options, logger, metrics);
             foreach (var chunk in driftedModels.Chunk(options.BatchSize))
-            {
-                repaired += (await transactions.RunAsync(
-                    (c, t, ct) => Strategies.Incremental.IncrementalState.RepairDriftedAsync(c, t, chunk, incremental, ct), cancellationToken)).Written;
-            }
+                repaired += (await transactions.RunAsync((c, t, ct) => repairer.RepairAsync(c, t, chunk, ct), cancellationToken)).Written;
             Log.Repaired(logger, repaired);
         }
         return new VerifyReport(expected, missing, extra, wrong, samples, repaired);

@@ -1,7 +1,7 @@
 using System.Data;
 using Bmm.Configuration;
 using Bmm.Database;
-using Bmm.Strategies.Incremental;
+using Bmm.Refresh;
 using Bmm.Telemetry;
 using Microsoft.Extensions.Logging;
 using Npgsql;
@@ -21,8 +21,8 @@ public sealed record ReconcileReport(int Low, int High, bool Wrapped, IReadOnlyL
 /// Continuous reconciliation: each call checks the next slice of model ids against the oracle at
 /// one consistent point (one REPEATABLE READ snapshot; models with changes captured but not yet
 /// applied by the consumer are skipped, they are pending, not drifted), counts and logs what
-/// differs, and repairs it: for the incremental consumer the state too (versions, reviews,
-/// multiplicities, unclamped sums), not just the visible rows. Slices are sized so that the
+/// differs, and repairs it as the strategy keeps its table (<see cref="IRefreshStrategy.RepairAsync"/>):
+/// for one that keeps state, the state with the visible rows. Slices are sized so that the
 /// whole table is checked once per <see cref="JobOptions.ReconcilePassHours"/>. Call it under the runner lock.
 /// </summary>
 public sealed class Reconciler(NpgsqlDataSource dataSource, JobOptions options, ILogger logger, JobMetrics metrics)
@@ -30,21 +30,28 @@ public sealed class Reconciler(NpgsqlDataSource dataSource, JobOptions options, 
     private const int MinimumSliceModels = 500;
     private const int SamplesLogged = 5;
 
+    /// <summary>The consumer whose pending changes are not drift: a reconciled strategy reads the change log.</summary>
+    private static string ConsumerOf(IRefreshStrategy strategy) =>
+        strategy is { Reconciliation: not Reconciliation.None, Consumer: { } consumer }
+            ? consumer
+            : throw new InvalidOperationException($"The strategy {strategy.Name} is not reconciled.");
+
     /// <summary>Whose lag and pending rows describe a deployment of this strategy: its own consumer, setbased's for the baselines.</summary>
     public static string LagConsumerOf(Refresh.IRefreshStrategy strategy) => strategy.Consumer ?? Capture.ChangeLog.SetBasedConsumer;
 
-    /// <summary>Checks and repairs the next slice for <paramref name="consumer"/>, called about every <paramref name="interval"/>.</summary>
-    public async Task<ReconcileReport> CheckNextSliceAsync(string consumer, TimeSpan interval, CancellationToken cancellationToken) =>
-        await RepairAsync(consumer, await CheckAsync(consumer, interval, cancellationToken), cancellationToken);
+    /// <summary>Checks and repairs the next slice of <paramref name="strategy"/>'s table, called about every <paramref name="interval"/>.</summary>
+    public async Task<ReconcileReport> CheckNextSliceAsync(IRefreshStrategy strategy, TimeSpan interval, CancellationToken cancellationToken) =>
+        await RepairAsync(strategy, await CheckAsync(strategy, interval, cancellationToken), cancellationToken);
 
     /// <summary>
     /// The check alone: the next slice compared with the oracle in one read-only snapshot. It writes
     /// nothing, so `follow` runs it beside its applies; <see cref="RepairAsync"/> then repairs what
     /// it found and moves the cursor, under the runner lock.
     /// </summary>
-    public async Task<ReconcileCheck> CheckAsync(string consumer, TimeSpan interval, CancellationToken cancellationToken)
+    public async Task<ReconcileCheck> CheckAsync(IRefreshStrategy strategy, TimeSpan interval, CancellationToken cancellationToken)
     {
-        var includeState = consumer == Capture.ChangeLog.IncrementalConsumer;
+        var consumer = ConsumerOf(strategy);
+        var includeState = strategy.Reconciliation == Reconciliation.State;
         await using (var ensure = dataSource.CreateCommand(ReconcileSql.EnsureCursor))
         {
             ensure.Parameters.AddWithValue("consumer", consumer);
@@ -85,9 +92,9 @@ public sealed class Reconciler(NpgsqlDataSource dataSource, JobOptions options, 
     }
 
     /// <summary>Counts and repairs what a check found (re-deriving the models from their current state), then moves the cursor past its slice.</summary>
-    public async Task<ReconcileReport> RepairAsync(string consumer, ReconcileCheck check, CancellationToken cancellationToken)
+    public async Task<ReconcileReport> RepairAsync(IRefreshStrategy strategy, ReconcileCheck check, CancellationToken cancellationToken)
     {
-        var includeState = consumer == Capture.ChangeLog.IncrementalConsumer;
+        var consumer = ConsumerOf(strategy);
         var (low, high, wrapped, drift) = check;
         long repaired = 0;
         var driftedIds = drift.Select(d => d.ModelId).Distinct().Order().ToArray();
@@ -100,7 +107,7 @@ public sealed class Reconciler(NpgsqlDataSource dataSource, JobOptions options, 
             // Repair re-derives the models from their current state, so writes committed since the check are respected.
             var transactions = new Transactions(dataSource, options, logger, metrics);
             foreach (var chunk in driftedIds.Chunk(options.BatchSize))
-                repaired += (await transactions.RunAsync((c, t, ct) => IncrementalState.RepairDriftedAsync(c, t, chunk, includeState, ct), cancellationToken)).Written;
+                repaired += (await transactions.RunAsync((c, t, ct) => strategy.RepairAsync(c, t, chunk, ct), cancellationToken)).Written;
             Log.Repaired(logger, repaired);
         }
 

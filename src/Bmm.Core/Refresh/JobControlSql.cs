@@ -1,6 +1,6 @@
 namespace Bmm.Refresh;
 
-/// <summary>SQL of the run history, the kill switch and the queue.</summary>
+/// <summary>SQL of the run history, the kill switch, the queue and the job's state.</summary>
 internal static class JobControlSql
 {
     public const string IsPaused = "SELECT paused FROM bmm.control";
@@ -31,5 +31,24 @@ internal static class JobControlSql
         FROM bmm.run_history ORDER BY id DESC LIMIT @limit
         """;
 
+    public const string SetBasedPosition = "SELECT format('xid %s %s %s (updated %s)', xid, kind, row_id, updated_at) FROM bmm.consumer WHERE name = @name";
+
     public const string BaselineWatermark = """SELECT value FROM "KeyValue" WHERE key = 'metric:basemodel'""";
+
+    /// <summary>What the gauges and /health show, as seen by one consumer of the change log.</summary>
+    public const string State = """
+        SELECT
+            (SELECT count(*) FROM bmm.model_queue) AS queue_depth,
+            (SELECT count(*) FROM bmm.change_log l, bmm.consumer c
+             WHERE c.name = @name AND (l.xid, l.kind, l.row_id) > (c.xid, c.kind, c.row_id)) AS pending,
+            (SELECT coalesce(sum(pg_total_relation_size(i.inhrelid)), 0)::bigint
+             FROM pg_inherits i WHERE i.inhparent = 'bmm.change_log'::regclass) AS log_bytes,
+            coalesce(extract(epoch FROM now() - least(
+                (SELECT l.captured_at FROM bmm.change_log l, bmm.consumer c
+                 WHERE c.name = @name AND (l.xid, l.kind, l.row_id) > (c.xid, c.kind, c.row_id)
+                 ORDER BY l.xid, l.kind, l.row_id LIMIT 1),
+                (SELECT min(enqueued_at) FROM bmm.model_queue))), 0)::float8 AS lag_seconds,
+            (SELECT extract(epoch FROM now() - max(finished_at)) FROM bmm.run_history WHERE outcome = 'succeeded')::float8
+                AS seconds_since_success
+        """;
 }

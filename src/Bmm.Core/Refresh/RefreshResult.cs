@@ -1,4 +1,6 @@
 using System.Diagnostics;
+using Bmm.Telemetry;
+using Bmm.Writing;
 
 namespace Bmm.Refresh;
 
@@ -34,6 +36,25 @@ public sealed class RefreshResult
 
     public async Task TimeAsync(string phase, Func<Task> work) =>
         await TimeAsync(phase, async () => { await work(); return 0; });
+
+    /// <summary>
+    /// Records one committed unit of work: <paramref name="models"/> recomputed (none: nothing is
+    /// counted) and what the write path did, its clamps logged and counted. Called only once the
+    /// unit committed: a retried attempt must not count twice.
+    /// </summary>
+    public void Record(RefreshContext context, long models, WriteCounts write)
+    {
+        if (models == 0) return;
+        Batches++;
+        AffectedModels += models;
+        AddWrite(write.Inserted, write.Updated, write.Deleted, write.Unchanged);
+        foreach (var pair in write.ClampedPairs())
+        {
+            Clamped++;
+            context.Metrics.Clamps.Add(1);
+            Log.Clamped(context.Logger, pair.ModelId, pair.BaseModel, pair.Downloads, pair.Images);
+        }
+    }
 
     public void AddPhase(string phase, double seconds)
     {

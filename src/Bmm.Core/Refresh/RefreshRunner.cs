@@ -1,10 +1,7 @@
 using System.Diagnostics;
 using System.Text.Json;
-using Bmm.Capture;
 using Bmm.Configuration;
 using Bmm.Database;
-using Bmm.Reconcile;
-using Bmm.Strategies.Incremental;
 using Bmm.Telemetry;
 using Microsoft.Extensions.Logging;
 using Npgsql;
@@ -24,17 +21,20 @@ public sealed record RunReport(RunOutcome Outcome, string Strategy, long RunId, 
 
 /// <summary>
 /// Runs one refresh: takes the shared runner lock, honours the kill switch, records the run in
-/// bmm.run_history and the metrics. Every strategy goes through here.
+/// bmm.run_history and the metrics. Every strategy goes through here; <paramref name="strategies"/>
+/// are all of them, whose state another strategy's writes may invalidate.
 /// </summary>
-public sealed class RefreshRunner(NpgsqlDataSource dataSource, JobOptions options, TimeProvider time, ILogger logger, JobMetrics metrics)
+public sealed class RefreshRunner(NpgsqlDataSource dataSource, JobOptions options, TimeProvider time, ILogger logger, JobMetrics metrics,
+    IReadOnlyCollection<IRefreshStrategy> strategies)
 {
-    /// <summary>
-    /// When set (serve), each successful run of a change-log strategy is followed, under the same
-    /// lock, by the reconciliation of one slice of the table, sized for runs this far apart.
-    /// </summary>
-    public Func<TimeSpan>? ReconcileEvery { get; init; }
+    public Task<RunReport> RunOnceAsync(IRefreshStrategy strategy, CancellationToken cancellationToken) =>
+        RunOnceAsync(strategy, null, cancellationToken);
 
-    public async Task<RunReport> RunOnceAsync(IRefreshStrategy strategy, CancellationToken cancellationToken)
+    /// <summary>
+    /// One run of <paramref name="strategy"/>; <paramref name="afterSuccess"/>, when given, runs
+    /// under the same lock once the run succeeded (serve reconciles a slice of the table there).
+    /// </summary>
+    public async Task<RunReport> RunOnceAsync(IRefreshStrategy strategy, Func<RefreshContext, CancellationToken, Task>? afterSuccess, CancellationToken cancellationToken)
     {
         await using var runnerLock = await RunnerLock.TryAcquireAsync(dataSource, cancellationToken);
         if (runnerLock is null)
@@ -43,16 +43,14 @@ public sealed class RefreshRunner(NpgsqlDataSource dataSource, JobOptions option
             Log.RunSkippedLocked(logger);
             return new RunReport(RunOutcome.SkippedLocked, strategy.Name, 0, null, 0, null);
         }
-        if (await IsPausedAsync(dataSource, cancellationToken))
+        if (await JobControl.IsPausedAsync(dataSource, cancellationToken))
         {
             metrics.RunsSkipped.Add(1, new KeyValuePair<string, object?>("reason", "paused"));
             Log.RunSkippedPaused(logger);
             return new RunReport(RunOutcome.SkippedPaused, strategy.Name, 0, null, 0, null);
         }
 
-        // The table's counters are part of the incremental state: another writer makes it invalid.
-        if (strategy.Consumer != ChangeLog.IncrementalConsumer)
-            await IncrementalState.ForgetForOtherWriterAsync(dataSource, $"strategy {strategy.Name}", logger, cancellationToken);
+        await StateKeepers.ForgetOthersAsync(dataSource, strategies, strategy.Name, logger, cancellationToken);
 
         long runId;
         await using (var start = dataSource.CreateCommand(JobControlSql.StartRun))
@@ -83,8 +81,7 @@ public sealed class RefreshRunner(NpgsqlDataSource dataSource, JobOptions option
                 : e;
         }
         var seconds = Stopwatch.GetElapsedTime(started).TotalSeconds;
-        if (error is null && ReconcileEvery is not null && strategy.Consumer is { } consumer)
-            await ReconcileAsync(consumer, ReconcileEvery(), linked.Token);
+        if (error is null && afterSuccess is not null) await afterSuccess(context, linked.Token);
         var outcome = error is null ? RunOutcome.Succeeded : RunOutcome.Failed;
         await RecordAsync(runId, error is null ? "succeeded" : "failed", result, error, CancellationToken.None);
 
@@ -102,20 +99,6 @@ public sealed class RefreshRunner(NpgsqlDataSource dataSource, JobOptions option
         else
             Log.RunFailed(logger, error, runId, strategy.Name);
         return new RunReport(outcome, strategy.Name, runId, result, seconds, error);
-    }
-
-    private async Task ReconcileAsync(string consumer, TimeSpan interval, CancellationToken cancellationToken)
-    {
-        try
-        {
-            await new Reconciler(dataSource, options, logger, metrics).CheckNextSliceAsync(consumer, interval, cancellationToken);
-        }
-#pragma warning disable CA1031 // The run succeeded; a failed check is logged and the slice tried again next run.
-        catch (Exception e) when (e is not OperationCanceledException)
-#pragma warning restore CA1031
-        {
-            Log.ReconcileFailed(logger, e);
-        }
     }
 
     private async Task RecordAsync(long runId, string outcome, RefreshResult? result, Exception? error, CancellationToken cancellationToken)
@@ -137,29 +120,10 @@ public sealed class RefreshRunner(NpgsqlDataSource dataSource, JobOptions option
             finish.Parameters.AddWithValue("error", error is null ? DBNull.Value : Errors.Describe(error));
             await finish.ExecuteNonQueryAsync(cancellationToken);
         }
-        catch (NpgsqlException)
+        catch (NpgsqlException e)
         {
-            // The database is unreachable: the failure is already logged, the history row stays 'running'.
+            // The database is unreachable; the run itself is logged by the caller either way.
+            Log.RunNotRecorded(logger, runId, Errors.Describe(e));
         }
-    }
-
-    public static async Task<bool> IsPausedAsync(NpgsqlDataSource dataSource, CancellationToken cancellationToken)
-    {
-        await using var command = dataSource.CreateCommand(JobControlSql.IsPaused);
-        return await command.ExecuteScalarAsync(cancellationToken) is true;
-    }
-
-    public static async Task SetPausedAsync(NpgsqlDataSource dataSource, bool paused, CancellationToken cancellationToken)
-    {
-        await using var command = dataSource.CreateCommand(JobControlSql.SetPaused);
-        command.Parameters.AddWithValue("paused", paused);
-        await command.ExecuteNonQueryAsync(cancellationToken);
-    }
-
-    public static async Task<int> EnqueueAsync(NpgsqlDataSource dataSource, IReadOnlyCollection<int> ids, CancellationToken cancellationToken)
-    {
-        await using var command = dataSource.CreateCommand(JobControlSql.Enqueue);
-        command.Parameters.AddWithValue("ids", ids.ToArray());
-        return await command.ExecuteNonQueryAsync(cancellationToken);
     }
 }

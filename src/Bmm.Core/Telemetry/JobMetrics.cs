@@ -3,21 +3,28 @@ using System.Diagnostics.Metrics;
 namespace Bmm.Telemetry;
 
 /// <summary>
-/// The job's instruments, named in Prometheus style. prometheus-net exports every
-/// System.Diagnostics.Metrics meter, so these need no exporter-specific code.
+/// The job's instruments, named as Prometheus shows them, so an exporter needs no renaming.
+/// Histograms carry their bucket boundaries as advice: a run, a phase and a batch take from
+/// milliseconds to minutes.
 /// </summary>
 public sealed class JobMetrics : IDisposable
 {
-    public const string MeterName = "Bmm";
+    /// <summary>The meter of a process's job; tests give each job in one process a meter of its own.</summary>
+    public const string DefaultMeterName = "Bmm";
+
+    private static readonly InstrumentAdvice<double> DurationBuckets = new()
+    {
+        HistogramBucketBoundaries = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600],
+    };
 
     private readonly Meter _meter;
 
-    public JobMetrics()
+    public JobMetrics(string meterName = DefaultMeterName)
     {
-        _meter = new Meter(MeterName);
-        RunDuration = _meter.CreateHistogram<double>("bmm_run_duration_seconds", "s", "Duration of a refresh run.");
-        PhaseDuration = _meter.CreateHistogram<double>("bmm_phase_duration_seconds", "s", "Duration of one phase of a refresh run.");
-        BatchDuration = _meter.CreateHistogram<double>("bmm_batch_query_duration_seconds", "s", "Duration of one batch query.");
+        _meter = new Meter(meterName);
+        RunDuration = _meter.CreateHistogram("bmm_run_duration_seconds", "s", "Duration of a refresh run.", advice: DurationBuckets);
+        PhaseDuration = _meter.CreateHistogram("bmm_phase_duration_seconds", "s", "Duration of one phase of a refresh run.", advice: DurationBuckets);
+        BatchDuration = _meter.CreateHistogram("bmm_batch_query_duration_seconds", "s", "Duration of one batch query.", advice: DurationBuckets);
         AffectedModels = _meter.CreateCounter<long>("bmm_affected_models_total", description: "Models recomputed.");
         RowsWritten = _meter.CreateCounter<long>("bmm_rows_written_total", description: "Rows inserted or updated in ModelBaseModelMetric.");
         RowsDeleted = _meter.CreateCounter<long>("bmm_rows_deleted_total", description: "Rows deleted from ModelBaseModelMetric.");
@@ -28,6 +35,9 @@ public sealed class JobMetrics : IDisposable
         Drift = _meter.CreateCounter<long>("bmm_drift_rows_total", description: "Drift found, by kind (verify: missing, extra, wrong rows; reconciliation: drifted models by table, pair, multiplicity, version, review) and source.");
         Retries = _meter.CreateCounter<long>("bmm_retries_total", description: "Transactions retried after a rollback.");
     }
+
+    /// <summary>The name of this job's meter, for the exporter to listen to.</summary>
+    public string MeterName => _meter.Name;
 
     public Histogram<double> RunDuration { get; }
     public Histogram<double> PhaseDuration { get; }
@@ -58,7 +68,8 @@ public sealed class JobMetrics : IDisposable
         _meter.CreateObservableGauge("bmm_change_log_rows", () => read()?.PendingChanges ?? 0, description: "Change-log rows not yet applied by the setbased consumer.");
         _meter.CreateObservableGauge("bmm_change_log_bytes", () => read()?.ChangeLogBytes ?? 0, "By", "Size on disk of the change log, all partitions.");
         _meter.CreateObservableGauge("bmm_lag_seconds", () => read()?.LagSeconds ?? 0, "s", "Age of the oldest change not yet applied; zero when nothing is pending.");
-        _meter.CreateObservableGauge("bmm_seconds_since_last_success", () => read()?.SecondsSinceLastSuccess ?? 0, "s", "Time since the last successful run finished.");
+        // No unit: an exporter would add it to the name (bmm_seconds_since_last_success_seconds), which the dashboard charts as is.
+        _meter.CreateObservableGauge("bmm_seconds_since_last_success", () => read()?.SecondsSinceLastSuccess ?? 0, description: "Seconds since the last successful run finished.");
     }
 
     public void Dispose() => _meter.Dispose();

@@ -24,6 +24,11 @@ public sealed record TrialResult
     public string? Error { get; init; }
     /// <summary>Seconds measured inside the job, around the refresh, summed over the trial's runs.</summary>
     public double Seconds { get; init; }
+    /// <summary>
+    /// Seconds from starting each <c>bmm</c> process to its exit, summed over the trial's runs:
+    /// what a scheduler that launches the job pays, start-up included.
+    /// </summary>
+    public double ProcessSeconds { get; init; }
     /// <summary>Seconds of each run, in order (the hour scenario's slowdown).</summary>
     public IReadOnlyList<double> RunSeconds { get; init; } = [];
     public int Runs { get; init; }
@@ -61,6 +66,8 @@ public sealed record StrategySummary
     public Spread? Seconds { get; init; }
     public double? TimesFloor { get; init; }
     public double? RatioToPhase1 { get; init; }
+    /// <summary>Whole processes, start to exit (<see cref="TrialResult.ProcessSeconds"/>), median over the trials.</summary>
+    public double? ProcessSecondsMedian { get; init; }
     public int Trials { get; init; }
     public int Exceeded { get; init; }
     public int Failed { get; init; }

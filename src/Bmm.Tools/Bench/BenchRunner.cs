@@ -284,6 +284,7 @@ public sealed class BenchRunner(string adminConnectionString, BenchOptions optio
             var runSeconds = new List<double>();
             var phases = new Dictionary<string, double>();
             long affected = 0, inserted = 0, updated = 0, deleted = 0, unchanged = 0, peak = 0;
+            var processSeconds = 0.0;
             string? error = null;
             var exceeded = false;
             var connection = databases.ConnectionString(name);
@@ -310,6 +311,7 @@ public sealed class BenchRunner(string adminConnectionString, BenchOptions optio
                         break;
                     }
                     runSeconds.Add(json.Seconds);
+                    processSeconds += output.ProcessSeconds;
                     affected += json.AffectedModels;
                     inserted += json.Inserted;
                     updated += json.Updated;
@@ -338,7 +340,7 @@ public sealed class BenchRunner(string adminConnectionString, BenchOptions optio
             if (firstTrial && !exceeded)
             {
                 using var metrics = new JobMetrics();
-                var verify = await Verifier.VerifyAsync(dataSource, repair: false, new JobOptions(), logger, metrics, cancellationToken);
+                var verify = await Verifier.VerifyAsync(dataSource, repairer: null, new JobOptions(), logger, metrics, cancellationToken);
                 drift = verify.Drift;
                 latencies = await FeedReads.MeasureAsync(dataSource, strategy, options.FeedReads, cancellationToken);
             }
@@ -350,6 +352,7 @@ public sealed class BenchRunner(string adminConnectionString, BenchOptions optio
                 Exceeded = exceeded,
                 Error = error,
                 Seconds = runSeconds.Sum(),
+                ProcessSeconds = processSeconds,
                 RunSeconds = runSeconds,
                 Runs = runSeconds.Count,
                 PhaseSeconds = phases,
@@ -383,6 +386,7 @@ public sealed class BenchRunner(string adminConnectionString, BenchOptions optio
                 Strategy = group.Key,
                 Seconds = seconds,
                 TimesFloor = seconds is null || floor.Seconds <= 0 ? null : seconds.Median / floor.Seconds,
+                ProcessSecondsMedian = Spread.Of(done.Select(t => t.ProcessSeconds))?.Median,
                 Trials = group.Count(),
                 Exceeded = group.Count(t => t.Exceeded),
                 Failed = group.Count(t => t.Error is not null),

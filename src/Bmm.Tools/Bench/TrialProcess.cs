@@ -8,7 +8,8 @@ namespace Bmm.Bench;
 /// </summary>
 internal static class TrialProcess
 {
-    public sealed record RunOutput(Cli.RunJson Json, string Error);
+    /// <summary>What the run reported, what it logged, and how long its process lived.</summary>
+    public sealed record RunOutput(Cli.RunJson Json, string Error, double ProcessSeconds);
 
     /// <summary>The pseudo-strategy that runs <c>bmm backfill</c> instead of a strategy's run.</summary>
     public const string Backfill = "backfill";
@@ -24,6 +25,7 @@ internal static class TrialProcess
         info.RedirectStandardOutput = true;
         info.RedirectStandardError = true;
         info.UseShellExecute = false;
+        var started = Stopwatch.GetTimestamp();
         using var process = Process.Start(info) ?? throw new InvalidOperationException("Could not start a bmm run.");
         var output = process.StandardOutput.ReadToEndAsync(cancellationToken);
         var error = process.StandardError.ReadToEndAsync(cancellationToken);
@@ -40,10 +42,11 @@ internal static class TrialProcess
             cancellationToken.ThrowIfCancellationRequested();
             return null;
         }
+        var processSeconds = Stopwatch.GetElapsedTime(started).TotalSeconds;
         var text = (await output).Trim();
         if (!text.StartsWith('{'))
             throw new InvalidOperationException($"bmm {arguments[0]} ({strategy}) exited {process.ExitCode} without a report: {(await error).Trim()}");
-        return new RunOutput(Cli.RunJson.Parse(text), await error);
+        return new RunOutput(Cli.RunJson.Parse(text), await error, processSeconds);
     }
 
     /// <summary>

@@ -4,6 +4,8 @@ using Bmm.Configuration;
 using Bmm.Database;
 using Bmm.Refresh;
 using Bmm.Seeding;
+using Bmm.Strategies;
+using Bmm.Telemetry;
 
 namespace Bmm.Cli;
 
@@ -53,8 +55,8 @@ internal static class BenchCommand
             var embedded = string.IsNullOrWhiteSpace(env.Connection);
             // The benchmark creates its databases beside the one it is pointed at.
             if (!embedded) await env.DataSourceAsync(token);
-            var admin = embedded ? await EmbeddedPostgres.EnsureAsync("postgres", env.Logger, token) : env.Connection!;
-            var runner = new BenchRunner(admin, options, embedded, env.Logger,
+            var admin = embedded ? await EmbeddedPostgres.EnsureAsync("postgres", env.LoggerFor(LogCategories.Tools), token) : env.Connection!;
+            var runner = new BenchRunner(admin, options, embedded, env.LoggerFor(LogCategories.Tools),
                 message => Console.Error.WriteLine($"{DateTime.UtcNow:HH:mm:ss} bench: {message}"));
             var report = await runner.RunAsync("bmm " + string.Join(' ', Environment.GetCommandLineArgs().Skip(1)), token);
             var text = BenchMarkdown.Render(report);

@@ -6,6 +6,7 @@ using Bmm.Oracle;
 using Bmm.Refresh;
 using Bmm.Schema;
 using Bmm.Seeding;
+using Bmm.Strategies;
 using Bmm.Strategies.SetBased;
 using Bmm.Telemetry;
 using Npgsql;
@@ -39,13 +40,13 @@ internal static class DemoCommand
             var started = Stopwatch.GetTimestamp();
 
             Step(1, $"Recreating the embedded database \"{ConnectionResolver.EmbeddedDatabase}\" with the site schema");
-            var admin = await EmbeddedPostgres.EnsureAsync("postgres", env.Logger, token);
+            var admin = await EmbeddedPostgres.EnsureAsync("postgres", env.LoggerFor(LogCategories.Tools), token);
             await using (var adminSource = NpgsqlDataSource.Create(admin))
             {
                 await ExecuteAsync(adminSource, DemoSql.DropDatabase, token);
                 await ExecuteAsync(adminSource, DemoSql.CreateDatabase, token);
             }
-            Log.DemoDatabaseRecreated(env.Logger, ConnectionResolver.EmbeddedDatabase);
+            ToolsLog.DemoDatabaseRecreated(env.LoggerFor(LogCategories.Tools), ConnectionResolver.EmbeddedDatabase);
             var dataSource = await env.DataSourceAsync(token);
             var migration = await Migrator.MigrateAsync(dataSource, withSiteSchema: true, token);
             AnsiConsole.WriteLine($"Applied {migration.ScriptsApplied.Count} migrations and {migration.TriggersAdded.Count} capture triggers.");
@@ -55,16 +56,16 @@ internal static class DemoCommand
             SeedCommand.Print(seed);
 
             Step(3, "Simulating 5 minutes of the site's traffic");
-            var simulation = await new ChangeSimulator(dataSource, env.Logger, env.Time).RunAsync(new SimulationOptions { Minutes = 5, Seed = 42 }, token);
+            var simulation = await new ChangeSimulator(dataSource, env.LoggerFor(LogCategories.Tools), env.Time).RunAsync(new SimulationOptions { Minutes = 5, Seed = 42 }, token);
             SimulateCommand.Print(simulation);
 
             Step(4, "Running one setbased refresh");
-            var runner = new RefreshRunner(dataSource, env.Job, env.Time, env.Logger, env.Metrics);
+            var runner = new RefreshRunner(dataSource, env.Job, env.Time, env.LoggerFor(LogCategories.Tools), env.Metrics, StrategyCatalog.All);
             var run = await runner.RunOnceAsync(new SetBasedStrategy(), token);
             RunCommand.Print(run);
 
             Step(5, "Verifying the whole table against the oracle");
-            var verify = await Verifier.VerifyAsync(dataSource, repair: false, env.Job, env.Logger, env.Metrics, token);
+            var verify = await Verifier.VerifyAsync(dataSource, repairer: null, env.Job, env.LoggerFor(LogCategories.Tools), env.Metrics, token);
             AnsiConsole.MarkupLine(verify.Drift == 0
                 ? $"[green]No drift:[/] all {verify.ExpectedRows:N0} rows equal a recomputation from scratch."
                 : $"[red]Drift:[/] {verify.Missing:N0} missing, {verify.Extra:N0} extra, {verify.Wrong:N0} wrong of {verify.ExpectedRows:N0} rows.");

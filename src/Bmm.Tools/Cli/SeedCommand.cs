@@ -1,5 +1,6 @@
 using System.CommandLine;
 using Bmm.Seeding;
+using Bmm.Telemetry;
 using Npgsql;
 using Spectre.Console;
 
@@ -43,14 +44,14 @@ internal static class SeedCommand
     internal static async Task<SeedReport> SeedWithProgressAsync(NpgsqlDataSource dataSource, SeedOptions options, CommandEnvironment env, CancellationToken cancellationToken)
     {
         if (!AnsiConsole.Profile.Capabilities.Interactive)
-            return await Seeder.SeedAsync(dataSource, options, env.Time, env.Logger, null, cancellationToken);
+            return await Seeder.SeedAsync(dataSource, options, env.Time, env.LoggerFor(LogCategories.Tools), null, cancellationToken);
         SeedReport? report = null;
         await AnsiConsole.Progress()
             .AutoClear(false)
             .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn(), new SpinnerColumn())
             .StartAsync(async context =>
             {
-                report = await Seeder.SeedAsync(dataSource, options, env.Time, env.Logger, new ProgressBars(context), cancellationToken);
+                report = await Seeder.SeedAsync(dataSource, options, env.Time, env.LoggerFor(LogCategories.Tools), new ProgressBars(context), cancellationToken);
             });
         return report!;
     }

@@ -3,6 +3,7 @@ using System.Globalization;
 using Bmm.Configuration;
 using Bmm.Schema;
 using Bmm.Seeding;
+using Bmm.Telemetry;
 using Spectre.Console;
 
 namespace Bmm.Cli;
@@ -34,7 +35,7 @@ internal static class SimulateCommand
             };
             var dataSource = await env.DataSourceAsync(token);
             await Migrator.RequireSiteTablesAsync(dataSource, token);
-            var summary = await new ChangeSimulator(dataSource, env.Logger, env.Time).RunAsync(options, token);
+            var summary = await new ChangeSimulator(dataSource, env.LoggerFor(LogCategories.Tools), env.Time).RunAsync(options, token);
             Print(summary);
             return ExitCodes.Success;
         }));

@@ -44,7 +44,7 @@ public sealed class ChangeSimulator(NpgsqlDataSource dataSource, ILogger? logger
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         var run = new Run(connection, options, new Random(options.Seed), cancellationToken);
         await run.LoadAsync(_time);
-        Log.SimulationStarted(_logger, options.Minutes, options.Rate, run.Start);
+        ToolsLog.SimulationStarted(_logger, options.Minutes, options.Rate, run.Start);
         var summary = run.Summary;
         double metricModels = 0, reviewModels = 0;
         for (var minute = 0; minute < options.Minutes; minute++)
@@ -52,7 +52,7 @@ public sealed class ChangeSimulator(NpgsqlDataSource dataSource, ILogger? logger
             var (metricModelCount, reviewModelCount) = await run.SimulateMinuteAsync(minute);
             metricModels += metricModelCount;
             reviewModels += reviewModelCount;
-            Log.SimulatedMinute(_logger, minute + 1, run.Start.AddMinutes(minute + 1), summary.MetricRows,
+            ToolsLog.SimulatedMinute(_logger, minute + 1, run.Start.AddMinutes(minute + 1), summary.MetricRows,
                 summary.ReviewsCreated + summary.ReviewsEdited + summary.ReviewsDeleted, summary.ModelEdits);
         }
         summary.SimulatedEnd = run.Start.AddMinutes(options.Minutes);
@@ -60,7 +60,7 @@ public sealed class ChangeSimulator(NpgsqlDataSource dataSource, ILogger? logger
         summary.ReviewModelsPerMinute = reviewModels / options.Minutes;
         summary.DistinctModels = run.TouchedModels.Count;
         summary.WallSeconds = Stopwatch.GetElapsedTime(wall).TotalSeconds;
-        Log.SimulationFinished(_logger, options.Minutes, summary.WallSeconds, summary.Transactions, summary.DistinctModels);
+        ToolsLog.SimulationFinished(_logger, options.Minutes, summary.WallSeconds, summary.Transactions, summary.DistinctModels);
         return summary;
     }
 

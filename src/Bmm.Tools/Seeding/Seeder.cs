@@ -48,7 +48,7 @@ public static class Seeder
                 await ExecuteAsync(connection, SeedSql.TruncateSite, cancellationToken);
             }
         }
-        Log.SeedStarted(logger, options.Scale.ToString().ToLowerInvariant(), options.Seed, profile.Models);
+        ToolsLog.SeedStarted(logger, options.Scale.ToString().ToLowerInvariant(), options.Seed, profile.Models);
 
         // The exact row counts, for the progress bars: one cheap pass without the reviews' draws.
         long versions = 0, metrics = 0, reviews = 0;
@@ -76,7 +76,7 @@ public static class Seeder
             await ExecuteAsync(connection, SeedSql.AnalyzeSource, cancellationToken);
             var zeroRows = await ExecuteScalarAsync(connection, SeedSql.AggregateRows, cancellationToken);
             var loaded = Stopwatch.GetElapsedTime(started).TotalSeconds;
-            Log.SeedFinished(logger, profile.Models, versions, reviews, zeroRows, loaded);
+            ToolsLog.SeedFinished(logger, profile.Models, versions, reviews, zeroRows, loaded);
             return new SeedReport(options.Scale, options.Seed, profile.Models, versions, metrics, reviews, zeroRows,
                 SiteVocabulary.BaseModels.Length, profile.Users, steps, loaded, time.GetUtcNow()) { Captured = true };
         }
@@ -118,7 +118,7 @@ public static class Seeder
         });
 
         var seconds = Stopwatch.GetElapsedTime(started).TotalSeconds;
-        Log.SeedFinished(logger, profile.Models, versions, reviews, aggregateRows, seconds);
+        ToolsLog.SeedFinished(logger, profile.Models, versions, reviews, aggregateRows, seconds);
         return new SeedReport(options.Scale, options.Seed, profile.Models, versions, metrics, reviews, aggregateRows,
             SiteVocabulary.BaseModels.Length, profile.Users, steps, seconds, watermark);
     }
@@ -161,7 +161,7 @@ public static class Seeder
         }
         counter.Flush();
         progress?.Complete(step);
-        Log.SeedTableLoaded(logger, step, counter.Rows, Stopwatch.GetElapsedTime(started).TotalSeconds);
+        ToolsLog.SeedTableLoaded(logger, step, counter.Rows, Stopwatch.GetElapsedTime(started).TotalSeconds);
     }
 
     private static async Task WriteModelsAsync(SyntheticSite site, NpgsqlBinaryImporter importer, RowCounter counter, CancellationToken ct)

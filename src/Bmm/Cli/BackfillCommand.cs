@@ -1,6 +1,8 @@
 using System.CommandLine;
 using Bmm.Backfill;
 using Bmm.Schema;
+using Bmm.Strategies;
+using Bmm.Telemetry;
 using Spectre.Console;
 
 namespace Bmm.Cli;
@@ -26,7 +28,7 @@ internal static class BackfillCommand
             await Migrator.RequireSiteTablesAsync(dataSource, token);
             if (parse.GetValue(CommonOptions.Json))
             {
-                var quiet = await Backfiller.RunAsync(dataSource, env.Job, size, null, env.Logger, env.Metrics, token);
+                var quiet = await Backfiller.RunAsync(dataSource, env.Job, size, null, StrategyCatalog.All, env.LoggerFor(LogCategories.Backfill), env.Metrics, token);
                 Console.WriteLine(RunJson.Of(quiet).ToJson());
                 return ExitCodes.Success;
             }
@@ -50,7 +52,7 @@ internal static class BackfillCommand
                             orphans.IsIndeterminate = true;
                         }
                     });
-                    report = await Backfiller.RunAsync(dataSource, env.Job, size, progress, env.Logger, env.Metrics, token);
+                    report = await Backfiller.RunAsync(dataSource, env.Job, size, progress, StrategyCatalog.All, env.LoggerFor(LogCategories.Backfill), env.Metrics, token);
                     orphans.IsIndeterminate = false;
                     orphans.Value = orphans.MaxValue;
                     orphans.StopTask();

@@ -19,7 +19,7 @@ public static class CliApp
         foreach (var command in new[]
                  {
                      MigrateCommand.Create(), RunCommand.Create(), VerifyCommand.Create(), StatusCommand.Create(),
-                     QueueCommands.Enqueue(), QueueCommands.Pause(), QueueCommands.Resume(), QueueCommands.DropConsumer(),
+                     ControlCommands.Enqueue(), ControlCommands.Pause(), ControlCommands.Resume(), ControlCommands.DropConsumer(),
                      ServeCommand.Create(), FollowCommand.Create(), BackfillCommand.Create(),
                  })
             root.Subcommands.Add(command);
@@ -65,12 +65,16 @@ public static class CliApp
         return await parse.InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = ProcessTerminationTimeout }, cancellationToken);
     }
 
-    /// <summary>Runs a command body with the shared error handling: usage errors exit 2, failures 3.</summary>
-    internal static async Task<int> ExecuteAsync(ParseResult parse, CancellationToken cancellationToken, Func<CommandEnvironment, CancellationToken, Task<int>> body)
+    /// <summary>
+    /// Runs a command body with the shared error handling: usage errors exit 2, failures 3.
+    /// <paramref name="flags"/> are the command's flags as settings (name, value or null when not given).
+    /// </summary>
+    internal static async Task<int> ExecuteAsync(ParseResult parse, CancellationToken cancellationToken, Func<CommandEnvironment, CancellationToken, Task<int>> body,
+        IEnumerable<KeyValuePair<string, string?>>? flags = null)
     {
         try
         {
-            await using var environment = CommandEnvironment.Create(parse);
+            await using var environment = CommandEnvironment.Create(parse, flags);
             return await body(environment, cancellationToken);
         }
         catch (UsageException e)

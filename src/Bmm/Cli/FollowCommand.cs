@@ -1,5 +1,5 @@
 using System.CommandLine;
-using Bmm.Configuration;
+using System.Globalization;
 using Bmm.Follow;
 using Bmm.Schema;
 
@@ -27,22 +27,16 @@ internal static class FollowCommand
         };
         command.SetAction((parse, ct) => CliApp.ExecuteAsync(parse, ct, async (env, token) =>
         {
-            var options = new FollowOptions
-            {
-                PollSeconds = parse.GetValue(pollSeconds) ?? env.Follow.PollSeconds,
-                ReconcileSeconds = env.Follow.ReconcileSeconds,
-                MaintenanceSeconds = env.Follow.MaintenanceSeconds,
-                MetricsUrl = parse.GetValue(metricsUrl) ?? env.Follow.MetricsUrl,
-                UnhealthyAfterSeconds = env.Follow.UnhealthyAfterSeconds,
-            };
-            options.Validate();
             // Bad usage fails here, before the database is touched or a port is bound.
-            if (!string.IsNullOrWhiteSpace(options.MetricsUrl)) Serve.MetricsEndpoint.NormalizePrefix(options.MetricsUrl);
+            using var host = FollowHost.Build(env.Configuration, env.HostParts, parse.GetValue(rebuild));
             var dataSource = await env.DataSourceAsync(token);
             await Migrator.RequireJobSchemaAsync(dataSource, token);
-            await FollowHost.RunAsync(dataSource, env.Job, options, parse.GetValue(rebuild), env.Time, env.Logger, env.Metrics, token);
+            await FollowHost.RunAsync(host, token);
             return ExitCodes.Success;
-        }));
+        }, [
+            new("Follow:PollSeconds", parse.GetValue(pollSeconds)?.ToString("R", CultureInfo.InvariantCulture)),
+            new("Follow:MetricsUrl", parse.GetValue(metricsUrl)),
+        ]));
         return command;
     }
 }

@@ -1,6 +1,8 @@
 using System.CommandLine;
 using Bmm.Refresh;
 using Bmm.Schema;
+using Bmm.Strategies;
+using Bmm.Telemetry;
 using Spectre.Console;
 
 namespace Bmm.Cli;
@@ -22,16 +24,16 @@ internal static class RunCommand
         var command = new Command("run", "Run one refresh cycle and print what it did.") { Strategy, Clock, CommonOptions.Json };
         command.SetAction((parse, ct) => CliApp.ExecuteAsync(parse, ct, async (env, token) =>
         {
-            var strategy = StrategyCatalog.Create(parse.GetValue(Strategy) ?? env.Job.Strategy);
+            var strategy = StrategyCatalog.Create(env.Job.Strategy);
             var dataSource = await env.DataSourceAsync(token);
             await Migrator.RequireJobSchemaAsync(dataSource, token);
             TimeProvider time = parse.GetValue(Clock) is { } clock ? new FixedTimeProvider(clock) : env.Time;
-            var runner = new RefreshRunner(dataSource, env.Job, time, env.Logger, env.Metrics);
+            var runner = new RefreshRunner(dataSource, env.Job, time, env.LoggerFor(LogCategories.Refresh), env.Metrics, StrategyCatalog.All);
             var report = await runner.RunOnceAsync(strategy, token);
             if (parse.GetValue(CommonOptions.Json)) Console.WriteLine(RunJson.Of(report).ToJson());
             else Print(report);
             return report.Outcome == RunOutcome.Failed ? ExitCodes.Failed : ExitCodes.Success;
-        }));
+        }, [new("Job:Strategy", parse.GetValue(Strategy))]));
         return command;
     }
 

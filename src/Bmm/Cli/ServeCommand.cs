@@ -1,6 +1,4 @@
 using System.CommandLine;
-using Bmm.Configuration;
-using Bmm.Refresh;
 using Bmm.Schema;
 using Bmm.Serve;
 
@@ -25,21 +23,12 @@ internal static class ServeCommand
         command.SetAction((parse, ct) => CliApp.ExecuteAsync(parse, ct, async (env, token) =>
         {
             // Bad usage fails here, before the database is touched or a port is bound.
-            var host = new ServeHost(new ServeOptions
-            {
-                Schedule = parse.GetValue(schedule) ?? env.Serve.Schedule,
-                MetricsUrl = parse.GetValue(metricsUrl) ?? env.Serve.MetricsUrl,
-                UnhealthyAfterIntervals = env.Serve.UnhealthyAfterIntervals,
-                FailureBackoffFloorSeconds = env.Serve.FailureBackoffFloorSeconds,
-                FailureBackoffCeilingSeconds = env.Serve.FailureBackoffCeilingSeconds,
-                StateCacheSeconds = env.Serve.StateCacheSeconds,
-            });
-            var strategy = StrategyCatalog.Create(parse.GetValue(RunCommand.Strategy) ?? env.Job.Strategy);
+            using var host = ServeHost.Build(env.Configuration, env.HostParts);
             var dataSource = await env.DataSourceAsync(token);
             await Migrator.RequireJobSchemaAsync(dataSource, token);
-            await host.RunAsync(dataSource, env.Job, strategy, env.Time, env.Logger, env.Metrics, token);
+            await ServeHost.RunAsync(host, token);
             return ExitCodes.Success;
-        }));
+        }, [new("Serve:Schedule", parse.GetValue(schedule)), new("Serve:MetricsUrl", parse.GetValue(metricsUrl)), new("Job:Strategy", parse.GetValue(RunCommand.Strategy))]));
         return command;
     }
 }

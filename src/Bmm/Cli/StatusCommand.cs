@@ -3,6 +3,7 @@ using System.Text.Json;
 using Bmm.Capture;
 using Bmm.Refresh;
 using Bmm.Schema;
+using Bmm.Strategies;
 using Npgsql;
 using Spectre.Console;
 
@@ -10,9 +11,6 @@ namespace Bmm.Cli;
 
 internal static class StatusCommand
 {
-    private sealed record RunRow(long Id, string Strategy, DateTime StartedAt, DateTime? FinishedAt, string Outcome,
-        long AffectedModels, int Batches, long Inserted, long Updated, long Deleted, long Unchanged, long Clamped, bool BacklogLeft, string? Error);
-
     public static Command Create()
     {
         var last = new Option<int>("--last") { Description = "How many recent runs to show.", DefaultValueFactory = _ => 10 };
@@ -22,12 +20,12 @@ internal static class StatusCommand
             var dataSource = await env.DataSourceAsync(token);
             await Migrator.RequireJobSchemaAsync(dataSource, token);
             var consumer = Reconcile.Reconciler.LagConsumerOf(StrategyCatalog.Create(env.Job.Strategy));
-            var state = await ChangeLog.ReadStateAsync(dataSource, consumer, token);
+            var state = await JobControl.ReadStateAsync(dataSource, consumer, token);
             var consumers = await ChangeLog.ReadConsumersAsync(dataSource, token);
-            var paused = await RefreshRunner.IsPausedAsync(dataSource, token);
-            var position = await ReadPositionAsync(dataSource, token);
-            var baselineWatermark = await ReadBaselineWatermarkAsync(dataSource, token);
-            var runs = await ReadRunsAsync(dataSource, Math.Max(parse.GetValue(last), 0), token);
+            var paused = await JobControl.IsPausedAsync(dataSource, token);
+            var position = await JobControl.ReadSetBasedPositionAsync(dataSource, token);
+            var baselineWatermark = await JobControl.ReadBaselineWatermarkAsync(dataSource, token);
+            var runs = await JobControl.ReadRecentRunsAsync(dataSource, Math.Max(parse.GetValue(last), 0), token);
             if (parse.GetValue(CommonOptions.Json))
             {
                 Console.WriteLine(JsonSerializer.Serialize(new
@@ -73,33 +71,5 @@ internal static class StatusCommand
             return ExitCodes.Success;
         }));
         return command;
-    }
-
-    private static async Task<string?> ReadPositionAsync(NpgsqlDataSource dataSource, CancellationToken cancellationToken)
-    {
-        await using var command = dataSource.CreateCommand("SELECT format('xid %s %s %s (updated %s)', xid, kind, row_id, updated_at) FROM bmm.consumer WHERE name = @name");
-        command.Parameters.AddWithValue("name", ChangeLog.SetBasedConsumer);
-        return await command.ExecuteScalarAsync(cancellationToken) as string;
-    }
-
-    private static async Task<string?> ReadBaselineWatermarkAsync(NpgsqlDataSource dataSource, CancellationToken cancellationToken)
-    {
-        await using var command = dataSource.CreateCommand(JobControlSql.BaselineWatermark);
-        return (await command.ExecuteScalarAsync(cancellationToken))?.ToString();
-    }
-
-    private static async Task<List<RunRow>> ReadRunsAsync(NpgsqlDataSource dataSource, int limit, CancellationToken cancellationToken)
-    {
-        var runs = new List<RunRow>();
-        await using var command = dataSource.CreateCommand(JobControlSql.RecentRuns);
-        command.Parameters.AddWithValue("limit", limit);
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        while (await reader.ReadAsync(cancellationToken))
-        {
-            runs.Add(new RunRow(reader.GetInt64(0), reader.GetString(1), reader.GetDateTime(2), reader.IsDBNull(3) ? null : reader.GetDateTime(3),
-                reader.GetString(4), reader.GetInt64(5), reader.GetInt32(6), reader.GetInt64(7), reader.GetInt64(8), reader.GetInt64(9),
-                reader.GetInt64(10), reader.GetInt64(11), reader.GetBoolean(12), reader.IsDBNull(13) ? null : reader.GetString(13)));
-        }
-        return runs;
     }
 }

@@ -1,7 +1,10 @@
 using System.CommandLine;
 using System.Text.Json;
 using Bmm.Oracle;
+using Bmm.Refresh;
 using Bmm.Schema;
+using Bmm.Strategies;
+using Bmm.Telemetry;
 
 namespace Bmm.Cli;
 
@@ -16,8 +19,15 @@ internal static class VerifyCommand
             var dataSource = await env.DataSourceAsync(token);
             await Migrator.RequireSiteTablesAsync(dataSource, token);
             var doRepair = parse.GetValue(repair);
-            if (doRepair) await Migrator.RequireJobSchemaAsync(dataSource, token);
-            var report = await Verifier.VerifyAsync(dataSource, doRepair, env.Job, env.Logger, env.Metrics, token);
+            IRefreshStrategy? repairer = null;
+            if (doRepair)
+            {
+                await Migrator.RequireJobSchemaAsync(dataSource, token);
+                // The strategy that keeps the table repairs it: one whose state is here (so that
+                // the state is repaired with the rows), else the configured one.
+                repairer = await StateKeepers.KeepingAsync(dataSource, StrategyCatalog.All, token) ?? StrategyCatalog.Create(env.Job.Strategy);
+            }
+            var report = await Verifier.VerifyAsync(dataSource, repairer, env.Job, env.LoggerFor(LogCategories.Verify), env.Metrics, token);
             if (parse.GetValue(CommonOptions.Json))
             {
                 Console.WriteLine(JsonSerializer.Serialize(new

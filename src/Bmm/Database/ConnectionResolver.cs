@@ -25,13 +25,22 @@ public static class ConnectionResolver
             // The message of ArgumentException names the bad keyword, never the value.
             throw new UsageException($"The connection string is malformed: {e.Message}", e);
         }
+        var dataSource = Build(builder);
+        await CheckReachableAsync(dataSource, builder, cancellationToken);
+        return dataSource;
+    }
+
+    /// <summary>
+    /// The job's data source over <paramref name="builder"/>: named "bmm", which is what Npgsql's
+    /// instruments call its pool (by default they would show the connection string).
+    /// </summary>
+    public static NpgsqlDataSource Build(NpgsqlConnectionStringBuilder builder)
+    {
         builder.ApplicationName ??= "bmm";
         builder.PersistSecurityInfo = false;
         // A generous pool: the baselines run up to 10 upserts beside 5 batch pairs.
         if (builder.MaxPoolSize < 30) builder.MaxPoolSize = 30;
-        var dataSource = NpgsqlDataSource.Create(builder);
-        await CheckReachableAsync(dataSource, builder, cancellationToken);
-        return dataSource;
+        return new NpgsqlDataSourceBuilder(builder.ConnectionString) { Name = "bmm" }.Build();
     }
 
     private static async Task CheckReachableAsync(NpgsqlDataSource dataSource, NpgsqlConnectionStringBuilder builder, CancellationToken cancellationToken)

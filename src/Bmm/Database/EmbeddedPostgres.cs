@@ -5,6 +5,7 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using Bmm.Configuration;
+using Bmm.Hosting;
 using Bmm.Telemetry;
 using Microsoft.Extensions.Logging;
 using Npgsql;
@@ -128,7 +129,7 @@ public sealed class EmbeddedPostgres
         var state = ReadState();
         if (state is not null && await CanConnectAsync(state, cancellationToken))
         {
-            Log.EmbeddedReused(_logger, state.Port, DataDirectory);
+            HostLog.EmbeddedReused(_logger, state.Port, DataDirectory);
             return state.ConnectionString("postgres");
         }
 
@@ -149,7 +150,7 @@ public sealed class EmbeddedPostgres
             ["-D", DataDirectory, "-l", LogFile, "-o", $"-p {port}", "-w", "-t", "60", "start"], _runAsServerUser);
         if (start.ExitCode != 0)
             throw new UsageException($"The embedded PostgreSQL did not start (see {LogFile}): {start.Output.Trim()}");
-        Log.EmbeddedStarted(_logger, port, DataDirectory);
+        HostLog.EmbeddedStarted(_logger, port, DataDirectory);
         return state.ConnectionString("postgres");
     }
 
@@ -199,7 +200,7 @@ public sealed class EmbeddedPostgres
             """);
         state = new EmbeddedState(0, password);
         WriteState(state);
-        Log.EmbeddedInitialized(_logger, DataDirectory);
+        HostLog.EmbeddedInitialized(_logger, DataDirectory);
     }
 
     private void StopIfRunning()
@@ -226,7 +227,7 @@ public sealed class EmbeddedPostgres
             // No such process.
         }
         File.Delete(pidFile);
-        Log.EmbeddedStaleRemoved(_logger, pid);
+        HostLog.EmbeddedStaleRemoved(_logger, pid);
     }
 
     private EmbeddedState? ReadState()
@@ -247,13 +248,16 @@ public sealed class EmbeddedPostgres
         if (!OperatingSystem.IsWindows()) File.SetUnixFileMode(StateFile, UnixFileMode.UserRead | UnixFileMode.UserWrite);
     }
 
+    /// <summary>The server's own connections, named so that Npgsql's instruments do not show their connection strings.</summary>
+    private static NpgsqlDataSource Admin(string connectionString) => new NpgsqlDataSourceBuilder(connectionString) { Name = "bmm-embedded" }.Build();
+
     private static async Task<bool> CanConnectAsync(EmbeddedState state, CancellationToken cancellationToken)
     {
         if (state.Port == 0) return false;
         try
         {
-            await using var connection = new NpgsqlConnection(state.ConnectionString("postgres") + ";Timeout=3");
-            await connection.OpenAsync(cancellationToken);
+            await using var dataSource = Admin(state.ConnectionString("postgres") + ";Timeout=3");
+            await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
             return true;
         }
         catch (NpgsqlException)
@@ -264,9 +268,9 @@ public sealed class EmbeddedPostgres
 
     private static async Task<string> CreateDatabaseIfMissingAsync(string adminConnectionString, string database, CancellationToken cancellationToken)
     {
-        await using (var connection = new NpgsqlConnection(adminConnectionString))
+        await using (var dataSource = Admin(adminConnectionString))
         {
-            await connection.OpenAsync(cancellationToken);
+            await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
             await using var exists = new NpgsqlCommand("SELECT 1 FROM pg_database WHERE datname = @name", connection);
             exists.Parameters.AddWithValue("name", database);
             if (await exists.ExecuteScalarAsync(cancellationToken) is null)

@@ -1,5 +1,7 @@
 using Bmm.Configuration;
+using Bmm.Hosting;
 using Bmm.Refresh;
+using Bmm.Resilience;
 using Bmm.Telemetry;
 using Microsoft.Extensions.Logging;
 
@@ -12,10 +14,12 @@ namespace Bmm.Serve;
 /// (reason "backoff"). The loop never lets an exception escape.
 /// </summary>
 public sealed class Scheduler(
-    RefreshRunner runner, IRefreshStrategy strategy, CronSchedule schedule, ServeOptions options, TimeProvider time, ILogger logger, JobMetrics metrics)
+    RefreshRunner runner, IRefreshStrategy strategy, Func<RefreshContext, CancellationToken, Task>? afterSuccess, CronSchedule schedule,
+    ServeOptions options, TimeProvider time, ILogger logger, JobMetrics metrics)
 {
     // Task.Delay takes at most about 49 days; long waits are taken in steps, which also follows clock changes.
     private static readonly TimeSpan LongestWait = TimeSpan.FromHours(1);
+    private readonly Backoff _backoff = new(TimeSpan.FromSeconds(options.FailureBackoffFloorSeconds), TimeSpan.FromSeconds(options.FailureBackoffCeilingSeconds));
     private readonly Lock _lock = new();
     private Task _current = Task.CompletedTask;
     private int _consecutiveFailures;
@@ -25,7 +29,7 @@ public sealed class Scheduler(
     public async Task RunAsync(CancellationToken stop)
     {
         var tick = schedule.Next(time.GetUtcNow());
-        Log.NextRun(logger, tick);
+        HostLog.NextRun(logger, tick);
         var loopFailures = 0;
         while (!stop.IsCancellationRequested)
         {
@@ -46,8 +50,8 @@ public sealed class Scheduler(
 #pragma warning restore CA1031
             {
                 loopFailures++;
-                var delay = Backoff(loopFailures);
-                Log.SchedulerLoopFailed(logger, e, (long)delay.TotalMilliseconds);
+                var delay = BackoffAfter(loopFailures);
+                HostLog.SchedulerLoopFailed(logger, e, (long)delay.TotalMilliseconds);
                 try
                 {
                     await Task.Delay(delay, time, stop);
@@ -65,7 +69,7 @@ public sealed class Scheduler(
                 }
             }
         }
-        Log.Stopping(logger);
+        HostLog.Stopping(logger);
         await _current;
     }
 
@@ -82,13 +86,13 @@ public sealed class Scheduler(
             if (!_current.IsCompleted)
             {
                 metrics.RunsSkipped.Add(1, new KeyValuePair<string, object?>("reason", "busy"));
-                Log.TickSkippedBusy(logger, tick);
+                HostLog.TickSkippedBusy(logger, tick);
                 return;
             }
             if (tick < _notBefore)
             {
                 metrics.RunsSkipped.Add(1, new KeyValuePair<string, object?>("reason", "backoff"));
-                Log.TickSkippedBackoff(logger, tick, _notBefore);
+                HostLog.TickSkippedBackoff(logger, tick, _notBefore);
                 return;
             }
             // On the thread pool, so that a run that blocks before its first await cannot hold up the ticks.
@@ -102,7 +106,7 @@ public sealed class Scheduler(
         bool? succeeded;
         try
         {
-            var report = await runner.RunOnceAsync(strategy, stop);
+            var report = await runner.RunOnceAsync(strategy, afterSuccess, stop);
             // The runner logged a failed run already; a skipped run neither clears nor extends a backoff.
             succeeded = report.Outcome switch
             {
@@ -120,7 +124,7 @@ public sealed class Scheduler(
         catch (Exception e)
 #pragma warning restore CA1031
         {
-            Log.ScheduledRunFailed(logger, e);
+            HostLog.ScheduledRunFailed(logger, e);
             succeeded = false;
         }
         lock (_lock)
@@ -133,16 +137,12 @@ public sealed class Scheduler(
             else if (succeeded == false)
             {
                 _consecutiveFailures++;
-                _notBefore = time.GetUtcNow() + Backoff(_consecutiveFailures);
-                Log.BackingOff(logger, _consecutiveFailures, _notBefore);
+                _notBefore = time.GetUtcNow() + BackoffAfter(_consecutiveFailures);
+                HostLog.BackingOff(logger, _consecutiveFailures, _notBefore);
             }
         }
     }
 
     /// <summary>The floor doubled for each failure after the first, up to the ceiling.</summary>
-    internal TimeSpan Backoff(int failures)
-    {
-        var seconds = options.FailureBackoffFloorSeconds * Math.Pow(2, Math.Min(Math.Max(failures - 1, 0), 30));
-        return TimeSpan.FromSeconds(Math.Min(seconds, options.FailureBackoffCeilingSeconds));
-    }
+    internal TimeSpan BackoffAfter(int failures) => _backoff.After(failures);
 }

@@ -1,68 +1,52 @@
 using Bmm.Configuration;
+using Bmm.Hosting;
+using Bmm.Reconcile;
 using Bmm.Refresh;
+using Bmm.Strategies;
 using Bmm.Telemetry;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 using Npgsql;
-using Prometheus;
 
 namespace Bmm.Serve;
 
-/// <summary>
-/// <c>bmm serve</c>: the scheduler plus the /metrics and /health endpoint, until stopped.
-/// Constructing it checks the options, so bad usage fails before anything is started.
-/// </summary>
-public sealed class ServeHost
+/// <summary><c>bmm serve</c>: the scheduler, with /metrics and /health, under the Generic Host.</summary>
+public static class ServeHost
 {
-    // prometheus-net unpublishes a series that was not updated for this long; a day, its
-    // maximum, so that a counter moving only on rare events (failures, clamps) stays visible.
-    private static readonly TimeSpan SeriesExpireAfter = TimeSpan.FromDays(1);
-    private readonly ServeOptions _options;
-
-    public ServeHost(ServeOptions options)
+    /// <summary>
+    /// Builds the host from <paramref name="configuration"/> (sections Job and Serve); the strategy
+    /// is Job:Strategy unless <paramref name="strategy"/> is given. Bad options, an unknown strategy
+    /// or a metrics URL that is not one are usage errors here, before anything starts.
+    /// </summary>
+    public static IHost Build(IConfiguration configuration, JobHostParts parts, IRefreshStrategy? strategy = null)
     {
-        options.Validate();
-        _options = options;
-        Schedule = CronSchedule.Parse(options.Schedule);
-        MetricsPrefix = MetricsEndpoint.NormalizePrefix(options.MetricsUrl);
+        // An unusable URL leaves the host without an endpoint; its options then fail validation below.
+        var endpoint = MetricsAddress.TryParse(configuration["Serve:MetricsUrl"] ?? new ServeOptions().MetricsUrl);
+        var host = JobHost.Build<ServeService, ServeHealthCheck>(configuration, parts, endpoint, services =>
+        {
+            JobHost.AddChecked<ServeOptions>(services, configuration, "Serve");
+            services.AddSingleton(sp => strategy ?? StrategyCatalog.Create(sp.GetRequiredService<IOptions<JobOptions>>().Value.Strategy));
+            services.AddSingleton(sp => new JobStateCache(
+                sp.GetRequiredService<NpgsqlDataSource>(), Reconciler.LagConsumerOf(sp.GetRequiredService<IRefreshStrategy>()),
+                TimeSpan.FromSeconds(sp.GetRequiredService<IOptions<ServeOptions>>().Value.StateCacheSeconds),
+                sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILoggerFactory>().CreateLogger(LogCategories.Serve)));
+        });
+        try
+        {
+            _ = host.Services.GetRequiredService<IRefreshStrategy>();
+        }
+        catch (UsageException)
+        {
+            host.Dispose();
+            throw;
+        }
+        return host;
     }
-
-    public CronSchedule Schedule { get; }
-
-    /// <summary>The listener prefix; /metrics and /health are served below it.</summary>
-    public string MetricsPrefix { get; }
 
     /// <summary>Serves until <paramref name="stop"/> is cancelled; returns once the run in flight has stopped.</summary>
-    public async Task RunAsync(NpgsqlDataSource dataSource, JobOptions job, IRefreshStrategy strategy, TimeProvider time, ILogger logger, JobMetrics metrics, CancellationToken stop)
-    {
-        var registry = Metrics.NewCustomRegistry();
-        using var adapter = Export(metrics, registry);
-
-        var state = new JobStateCache(dataSource, Reconcile.Reconciler.LagConsumerOf(strategy), TimeSpan.FromSeconds(_options.StateCacheSeconds), time, logger);
-        metrics.ObserveState(() => state.Current);
-        var health = new HealthCheck(state, Schedule, _options.UnhealthyAfterIntervals, time);
-        await using var endpoint = MetricsEndpoint.Start(MetricsPrefix, registry, state, health, logger);
-        Log.Serving(logger, Schedule.Text, MetricsPrefix);
-
-        var runner = new RefreshRunner(dataSource, job, time, logger, metrics) { ReconcileEvery = () => Schedule.IntervalAfter(time.GetUtcNow()) };
-        await new Scheduler(runner, strategy, Schedule, _options, time, logger, metrics).RunAsync(stop);
-        Log.Stopped(logger);
-    }
-
-    /// <summary>
-    /// Exports every System.Diagnostics.Metrics meter in the process (runtime, Npgsql, ...)
-    /// into <paramref name="registry"/>, but of the job's own meter only <paramref name="metrics"/>:
-    /// other JobMetrics in the process (tests) stay out.
-    /// </summary>
-    internal static IDisposable Export(JobMetrics metrics, CollectorRegistry registry)
-    {
-        var ownMeter = metrics.RunDuration.Meter;
-        return MeterAdapter.StartListening(new MeterAdapterOptions
-        {
-            Registry = registry,
-            // prometheus-net 8.2 writes to this factory, not to Registry, and defaults it to the global registry.
-            MetricFactory = Metrics.WithCustomRegistry(registry),
-            InstrumentFilterPredicate = instrument => instrument.Meter.Name != JobMetrics.MeterName || ReferenceEquals(instrument.Meter, ownMeter),
-            MetricsExpireAfter = SeriesExpireAfter,
-        });
-    }
+    public static Task RunAsync(IHost host, CancellationToken stop) =>
+        JobHost.RunAsync(host, host.Services.GetRequiredService<IOptions<ServeOptions>>().Value.MetricsUrl, stop);
 }

@@ -2,6 +2,7 @@ using Bmm.Backfill;
 using Bmm.Cli;
 using Bmm.Configuration;
 using Bmm.Refresh;
+using Bmm.Strategies;
 using Bmm.Tests.Infrastructure;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -43,7 +44,7 @@ public sealed class BackfillTests : IAsyncLifetime
     public ValueTask DisposeAsync() => _db.DisposeAsync();
 
     private Task<BackfillReport> BackfillAsync(int batchModels, IProgress<BackfillProgress>? progress = null) =>
-        Backfiller.RunAsync(_db.DataSource, _db.Options, batchModels, progress, NullLogger.Instance, _db.Metrics, TestContext.Current.CancellationToken);
+        Backfiller.RunAsync(_db.DataSource, _db.Options, batchModels, progress, StrategyCatalog.All, NullLogger.Instance, _db.Metrics, TestContext.Current.CancellationToken);
 
     [Fact]
     public async Task Backfill_of_the_emptied_table_restores_it_exactly_and_a_second_one_writes_nothing()

@@ -14,7 +14,7 @@ internal static class BaselineState
         db.ExecuteAsync($"""INSERT INTO "KeyValue" ("key", "value") VALUES ('metric:basemodel', '{at.ToUnixTimeMilliseconds()}')""");
 
     public static Task<int> EnqueueAsync(TestDatabase db, params int[] ids) =>
-        RefreshRunner.EnqueueAsync(db.DataSource, ids, TestContext.Current.CancellationToken);
+        JobControl.EnqueueAsync(db.DataSource, ids, TestContext.Current.CancellationToken);
 
     public static Task<long> QueueDepthAsync(TestDatabase db) => db.ScalarAsync<long>("SELECT count(*) FROM bmm.model_queue");
 

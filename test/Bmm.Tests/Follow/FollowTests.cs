@@ -1,9 +1,12 @@
 using System.Diagnostics;
 using Bmm.Configuration;
 using Bmm.Follow;
+using Bmm.Hosting;
 using Bmm.Refresh;
+using Bmm.Telemetry;
 using Bmm.Tests.Infrastructure;
 using Bmm.Tests.Invariant;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Logging.Abstractions;
 using Npgsql;
 using K = Bmm.Tests.Invariant.SiteChange.Kinds;
@@ -250,10 +253,13 @@ public sealed class FollowTests : FreshDatabaseTest
         await PopulateAsync();
         var url = $"http://127.0.0.1:{Serve.RunningServe.FreePort()}/";
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);
-        var options = new FollowOptions { PollSeconds = 0.2, MetricsUrl = url };
-        // A pool of its own, as in StartFollower.
+        var settings = new Dictionary<string, string?>(TestDatabase.JobSettings) { ["Follow:PollSeconds"] = "0.2", ["Follow:MetricsUrl"] = url };
+        // A pool of its own, as in StartFollower, and a meter of its own, as a follow process has.
         await using var followerSource = NpgsqlDataSource.Create(Db.ConnectionString);
-        var following = Task.Run(() => FollowHost.RunAsync(followerSource, Db.Options, options, false, TimeProvider.System, NullLogger.Instance, Db.Metrics, stop.Token), TestContext.Current.CancellationToken);
+        using var followMetrics = new JobMetrics($"Bmm.Test.{Guid.NewGuid():N}");
+        using var host = FollowHost.Build(new ConfigurationBuilder().AddInMemoryCollection(settings).Build(),
+            new JobHostParts(() => followerSource, followMetrics, TimeProvider.System, _ => { }), rebuild: false);
+        var following = FollowHost.RunAsync(host, stop.Token);
         using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(5) };
         await WaitForAsync(async () =>
         {
@@ -278,7 +284,7 @@ public sealed class FollowTests : FreshDatabaseTest
             metrics = await http.GetStringAsync(url + "metrics", TestContext.Current.CancellationToken);
             return Serve.RunningServe.Value(metrics, "bmm_rows_written_total") >= 1;
         }, "bmm_rows_written_total to count the applied review", 10);
-        Assert.Contains("\nbmm_lag_seconds ", metrics, StringComparison.Ordinal);
+        Assert.Matches(@"(?m)^bmm_lag_seconds[{ ]", metrics);
         await stop.CancelAsync();
         await following;
     }

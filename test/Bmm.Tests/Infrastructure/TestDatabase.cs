@@ -1,7 +1,9 @@
 using Bmm.Configuration;
 using Bmm.Oracle;
 using Bmm.Refresh;
+using Bmm.Strategies;
 using Bmm.Telemetry;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Logging.Abstractions;
 using Npgsql;
 
@@ -20,8 +22,17 @@ public sealed class TestDatabase : IAsyncLifetime
     public NpgsqlDataSource DataSource { get; private set; } = null!;
     public JobMetrics Metrics { get; } = new();
 
-    /// <summary>Options with small batches and steps, so that tests cross their boundaries.</summary>
-    public JobOptions Options { get; } = new() { BatchSize = 50, IncrementalBatchRows = 120, LockTimeoutSeconds = 5, StatementTimeoutSeconds = 60 };
+    /// <summary>Settings with small batches and steps, so that tests cross their boundaries; hosts are configured with them.</summary>
+    public static readonly IReadOnlyDictionary<string, string?> JobSettings = new Dictionary<string, string?>
+    {
+        ["Job:BatchSize"] = "50",
+        ["Job:IncrementalBatchRows"] = "120",
+        ["Job:LockTimeoutSeconds"] = "5",
+        ["Job:StatementTimeoutSeconds"] = "60",
+    };
+
+    /// <summary><see cref="JobSettings"/>, bound.</summary>
+    public JobOptions Options { get; } = Bmm.Cli.CommandEnvironment.Bind<JobOptions>(new ConfigurationBuilder().AddInMemoryCollection(JobSettings).Build(), "Job");
 
     public static async Task<TestDatabase> CreateAsync(CancellationToken cancellationToken)
     {
@@ -48,13 +59,13 @@ public sealed class TestDatabase : IAsyncLifetime
         await TestServer.ExecuteAsync(DataSource, "UPDATE bmm.consumer SET xid = pg_snapshot_xmin(pg_current_snapshot())::text::bigint - 1, kind = '~', row_id = 2147483647", cancellationToken);
     }
 
-    public RefreshRunner Runner(TimeProvider? time = null) => new(DataSource, Options, time ?? TimeProvider.System, NullLogger.Instance, Metrics);
+    public RefreshRunner Runner(TimeProvider? time = null) => new(DataSource, Options, time ?? TimeProvider.System, NullLogger.Instance, Metrics, StrategyCatalog.All);
 
     public Task<RunReport> RunAsync(string strategy = "setbased", TimeProvider? time = null) =>
         Runner(time).RunOnceAsync(StrategyCatalog.Create(strategy), TestContext.Current.CancellationToken);
 
     public Task<VerifyReport> VerifyAsync() =>
-        Verifier.VerifyAsync(DataSource, repair: false, Options, NullLogger.Instance, Metrics, TestContext.Current.CancellationToken);
+        Verifier.VerifyAsync(DataSource, repairer: null, Options, NullLogger.Instance, Metrics, TestContext.Current.CancellationToken);
 
     /// <summary>Asserts that the table equals the oracle, showing the differing rows when not.</summary>
     public async Task AssertMatchesOracleAsync(string? context = null)

@@ -1,7 +1,7 @@
 using Bmm.Refresh;
+using Bmm.Strategies.Incremental;
 using Bmm.Tests.Infrastructure;
 using CsCheck;
-using Bmm.Strategies.Incremental;
 using K = Bmm.Tests.Invariant.SiteChange.Kinds;
 
 namespace Bmm.Tests.Invariant;

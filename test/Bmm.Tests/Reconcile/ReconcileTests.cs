@@ -1,4 +1,5 @@
 using Bmm.Reconcile;
+using Bmm.Strategies;
 using Bmm.Tests.Infrastructure;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -26,8 +27,8 @@ public sealed class ReconcileTests : FreshDatabaseTest
     }
 
     /// <summary>With a few models, one slice covers them all and wraps the cursor.</summary>
-    private Task<ReconcileReport> CheckAsync(string consumer) =>
-        Reconciler.CheckNextSliceAsync(consumer, TimeSpan.FromSeconds(30), TestContext.Current.CancellationToken);
+    private Task<ReconcileReport> CheckAsync(string strategy) =>
+        Reconciler.CheckNextSliceAsync(StrategyCatalog.Create(strategy), TimeSpan.FromSeconds(30), TestContext.Current.CancellationToken);
 
     [Fact]
     public async Task Drift_in_the_table_and_in_the_incremental_state_is_found_and_repaired()
@@ -96,7 +97,7 @@ public sealed class ReconcileTests : FreshDatabaseTest
     {
         await PopulateAsync("incremental");
         await Db.ExecuteAsync("""UPDATE "ModelBaseModelMetric" SET "imageCount" = 0 WHERE "modelId" = 1""");
-        var report = await Bmm.Oracle.Verifier.VerifyAsync(Db.DataSource, repair: true, Db.Options, NullLogger.Instance, Db.Metrics, TestContext.Current.CancellationToken);
+        var report = await Bmm.Oracle.Verifier.VerifyAsync(Db.DataSource, StrategyCatalog.Create("incremental"), Db.Options, NullLogger.Instance, Db.Metrics, TestContext.Current.CancellationToken);
         Assert.True(report.Wrong > 0);
         await Db.AssertMatchesOracleAsync("after verify --repair");
         await Db.AssertIncrementalStateMatchesAsync("after verify --repair");

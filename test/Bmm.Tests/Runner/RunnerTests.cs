@@ -126,10 +126,10 @@ public sealed class RunnerTests : FreshDatabaseTest
     {
         var ct = TestContext.Current.CancellationToken;
         await Site.Metric(11, 3, 3);
-        await RefreshRunner.SetPausedAsync(Db.DataSource, true, ct);
+        await JobControl.SetPausedAsync(Db.DataSource, true, ct);
         Assert.Equal(RunOutcome.SkippedPaused, (await Db.RunAsync()).Outcome);
         Assert.Equal(1, await Db.ScalarAsync<int>("""SELECT "downloadCount" FROM "ModelBaseModelMetric" WHERE "modelId" = 1"""));
-        await RefreshRunner.SetPausedAsync(Db.DataSource, false, ct);
+        await JobControl.SetPausedAsync(Db.DataSource, false, ct);
         Assert.Equal(RunOutcome.Succeeded, (await Db.RunAsync()).Outcome);
         await Db.AssertMatchesOracleAsync();
     }
@@ -141,7 +141,7 @@ public sealed class RunnerTests : FreshDatabaseTest
         Db.Options.BatchSize = 5_000;
         await Db.ExecuteAsync("""UPDATE "ModelBaseModelMetric" SET "thumbsUpCount" = 42""");
         var ids = Enumerable.Range(1, 100_000).ToArray();
-        Assert.Equal(100_000, await RefreshRunner.EnqueueAsync(Db.DataSource, ids, ct));
+        Assert.Equal(100_000, await JobControl.EnqueueAsync(Db.DataSource, ids, ct));
         var report = await Db.RunAsync();
         Assert.Equal(RunOutcome.Succeeded, report.Outcome);
         Assert.Equal(100_000, report.Result!.AffectedModels);

@@ -1,5 +1,5 @@
-using Bmm.Refresh;
 using Bmm.Configuration;
+using Bmm.Refresh;
 using Bmm.Seeding;
 using Bmm.Tests.Infrastructure;
 using Microsoft.Extensions.Logging.Abstractions;

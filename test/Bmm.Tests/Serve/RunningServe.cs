@@ -2,12 +2,17 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
-using Bmm.Configuration;
+using Bmm.Hosting;
+using Bmm.Recompute;
 using Bmm.Refresh;
 using Bmm.Serve;
+using Bmm.Strategies;
 using Bmm.Telemetry;
 using Bmm.Tests.Infrastructure;
-using Microsoft.Extensions.Logging.Abstractions;
+using Bmm.Writing;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.Hosting;
+using Npgsql;
 
 namespace Bmm.Tests.Serve;
 
@@ -30,25 +35,29 @@ public sealed class RunningServe : IAsyncDisposable
     public JobMetrics Metrics { get; }
     public Task Serving => _serving;
 
-    /// <summary>Every second by default, and the job state re-read at most every 0.2 s, so that tests run in seconds.</summary>
-    public static ServeOptions FastOptions(string url) => new()
+    /// <summary>Every second, and the job state re-read at most every 0.2 s, so that tests run in seconds.</summary>
+    public static Dictionary<string, string?> FastSettings(string url) => new(TestDatabase.JobSettings)
     {
-        Schedule = "* * * * * *",
-        MetricsUrl = url,
-        StateCacheSeconds = 0.2,
-        FailureBackoffFloorSeconds = 1,
-        FailureBackoffCeilingSeconds = 2,
+        ["Serve:Schedule"] = "* * * * * *",
+        ["Serve:MetricsUrl"] = url,
+        ["Serve:StateCacheSeconds"] = "0.2",
+        ["Serve:FailureBackoffFloorSeconds"] = "1",
+        ["Serve:FailureBackoffCeilingSeconds"] = "2",
     };
 
-    public static async Task<RunningServe> StartAsync(TestDatabase db, IRefreshStrategy? strategy = null, Action<ServeOptions>? configure = null)
+    /// <summary>
+    /// Serves <paramref name="db"/> with a pool of its own, as a serve process has (the host
+    /// disposes it), and a meter of its own, so that its /metrics shows only its own runs.
+    /// </summary>
+    public static async Task<RunningServe> StartAsync(TestDatabase db, IRefreshStrategy? strategy = null)
     {
         var url = $"http://127.0.0.1:{FreePort()}/";
-        var options = FastOptions(url);
-        configure?.Invoke(options);
-        var host = new ServeHost(options);
-        var metrics = new JobMetrics();
+        var metrics = new JobMetrics($"Bmm.Test.{Guid.NewGuid():N}");
+        var dataSource = Database.ConnectionResolver.Build(new NpgsqlConnectionStringBuilder(db.ConnectionString));
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(FastSettings(url)).Build();
+        var host = ServeHost.Build(configuration, new JobHostParts(() => dataSource, metrics, TimeProvider.System, _ => { }), strategy ?? StrategyCatalog.Create("setbased"));
         var stop = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);
-        var serving = host.RunAsync(db.DataSource, db.Options, strategy ?? StrategyCatalog.Create("setbased"), TimeProvider.System, NullLogger.Instance, metrics, stop.Token);
+        var serving = ServeAndDisposeAsync(host, dataSource, stop.Token);
         var serve = new RunningServe(url, metrics, stop, serving);
         // Up once /health answers at all.
         await WaitForAsync(async () =>
@@ -57,6 +66,19 @@ public sealed class RunningServe : IAsyncDisposable
             return await serve.TryHealthAsync() is not null;
         }, TimeSpan.FromSeconds(10), "the endpoint to answer");
         return serve;
+    }
+
+    private static async Task ServeAndDisposeAsync(IHost host, NpgsqlDataSource dataSource, CancellationToken stop)
+    {
+        try
+        {
+            await ServeHost.RunAsync(host, stop);
+        }
+        finally
+        {
+            host.Dispose();
+            await dataSource.DisposeAsync();
+        }
     }
 
     public static int FreePort()
@@ -149,6 +171,9 @@ public sealed class SleepStrategy(double seconds) : IRefreshStrategy
     public string Name => "sleep";
     public string Description => "Sleeps in the database.";
     public string? Consumer => null;
+    public Reconciliation Reconciliation => Reconciliation.None;
+    public Task<WriteCounts> RepairAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, int[] modelIds, CancellationToken cancellationToken) =>
+        Recomputer.RefreshModelsAsync(connection, transaction, modelIds, Recount.Everything, cancellationToken);
 
     public async Task<RefreshResult> RefreshAsync(RefreshContext context, CancellationToken cancellationToken)
     {
@@ -165,5 +190,8 @@ public sealed class NoopStrategy : IRefreshStrategy
     public string Name => "noop";
     public string Description => "Does nothing, successfully.";
     public string? Consumer => null;
+    public Reconciliation Reconciliation => Reconciliation.None;
+    public Task<WriteCounts> RepairAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, int[] modelIds, CancellationToken cancellationToken) =>
+        Recomputer.RefreshModelsAsync(connection, transaction, modelIds, Recount.Everything, cancellationToken);
     public Task<RefreshResult> RefreshAsync(RefreshContext context, CancellationToken cancellationToken) => Task.FromResult(new RefreshResult());
 }

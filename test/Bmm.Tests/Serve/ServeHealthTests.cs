@@ -23,7 +23,7 @@ public sealed class ServeHealthTests : IAsyncLifetime
             TimeSpan.FromSeconds(10), "a successful run");
         Assert.Equal(HttpStatusCode.OK, (await serve.HealthAsync()).Status);
 
-        await RefreshRunner.SetPausedAsync(_db.DataSource, true, ct);
+        await JobControl.SetPausedAsync(_db.DataSource, true, ct);
         var site = new Site(_db.DataSource);
         await site.Model(1);
         await site.Version(11, 1, "SDXL 1.0");
@@ -44,7 +44,7 @@ public sealed class ServeHealthTests : IAsyncLifetime
         Assert.True(RunningServe.Value(metrics, "bmm_change_log_rows") >= 1, metrics);
         Assert.True(RunningServe.Value(metrics, "bmm_runs_skipped_total", "reason=\"paused\"") >= 1, metrics);
 
-        await RefreshRunner.SetPausedAsync(_db.DataSource, false, ct);
+        await JobControl.SetPausedAsync(_db.DataSource, false, ct);
         await RunningServe.WaitForAsync(async () => (await serve.HealthAsync()).Status == HttpStatusCode.OK, TimeSpan.FromSeconds(10), "healthy again");
         await _db.AssertMatchesOracleAsync("after resuming");
     }

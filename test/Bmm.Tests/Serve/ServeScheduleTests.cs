@@ -1,4 +1,5 @@
 using Bmm.Configuration;
+using Bmm.Hosting;
 using Bmm.Serve;
 using Bmm.Telemetry;
 
@@ -36,13 +37,13 @@ public sealed class ServeScheduleTests
     [InlineData("http://127.0.0.1:9464", "http://127.0.0.1:9464/")]
     [InlineData("http://+:9464/bmm", "http://+:9464/bmm/")]
     public void Metrics_urls_become_listener_prefixes(string url, string prefix) =>
-        Assert.Equal(prefix, MetricsEndpoint.NormalizePrefix(url));
+        Assert.Equal(prefix, MetricsAddress.TryParse(url)?.Prefix);
 
     [Theory]
     [InlineData("https://127.0.0.1:9464/")]
     [InlineData("127.0.0.1:9464")]
     [InlineData("http://127.0.0.1:9464/?x=1")]
-    public void Other_urls_are_usage_errors(string url) => Assert.Throws<UsageException>(() => MetricsEndpoint.NormalizePrefix(url));
+    public void Other_urls_are_usage_errors(string url) => Assert.Contains("is not an http:// URL", MetricsAddress.Problem(url, "Serve:MetricsUrl"), StringComparison.Ordinal);
 
     [Theory]
     [InlineData(1, 1)]
@@ -53,10 +54,10 @@ public sealed class ServeScheduleTests
     [InlineData(1000, 300)]
     public void Failures_back_off_from_the_floor_doubling_to_the_ceiling(int failures, double seconds)
     {
-        var scheduler = new Scheduler(null!, null!, CronSchedule.Parse("* * * * *"),
+        var scheduler = new Scheduler(null!, null!, null, CronSchedule.Parse("* * * * *"),
             new ServeOptions { FailureBackoffFloorSeconds = 1, FailureBackoffCeilingSeconds = 300 }, TimeProvider.System,
             Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance, null!);
-        Assert.Equal(TimeSpan.FromSeconds(seconds), scheduler.Backoff(failures));
+        Assert.Equal(TimeSpan.FromSeconds(seconds), scheduler.BackoffAfter(failures));
     }
 
     [Theory]
@@ -68,7 +69,7 @@ public sealed class ServeScheduleTests
     public void Health_is_the_larger_of_lag_and_time_since_success_against_three_intervals(double lag, double sinceSuccess, bool healthy)
     {
         var reading = new StateReading(new JobStateSnapshot(0, 1, 0, lag, sinceSuccess), Now, null);
-        var report = HealthCheck.Evaluate(reading, CronSchedule.Parse("*/5 * * * *"), 3, Now, Now.AddDays(-1));
+        var report = ServeHealthCheck.Evaluate(reading, CronSchedule.Parse("*/5 * * * *"), 3, Now, Now.AddDays(-1));
         Assert.Equal(healthy, report.Healthy);
     }
 
@@ -76,7 +77,7 @@ public sealed class ServeScheduleTests
     public void A_reading_ages_until_the_next_one()
     {
         var reading = new StateReading(new JobStateSnapshot(0, 1, 0, 100, 50), Now, null);
-        var report = HealthCheck.Evaluate(reading, CronSchedule.Parse("*/5 * * * *"), 3, Now.AddSeconds(801), Now.AddDays(-1));
+        var report = ServeHealthCheck.Evaluate(reading, CronSchedule.Parse("*/5 * * * *"), 3, Now.AddSeconds(801), Now.AddDays(-1));
         Assert.False(report.Healthy);
         Assert.Contains("oldest pending change 901s", report.Reason, StringComparison.Ordinal);
     }
@@ -86,11 +87,11 @@ public sealed class ServeScheduleTests
     {
         var schedule = CronSchedule.Parse("*/5 * * * *");
         var never = new StateReading(new JobStateSnapshot(0, 0, 0, 0, double.PositiveInfinity), Now, null);
-        Assert.True(HealthCheck.Evaluate(never, schedule, 3, Now, Now.AddSeconds(-60)).Healthy);
-        var stale = HealthCheck.Evaluate(never, schedule, 3, Now, Now.AddSeconds(-1000));
+        Assert.True(ServeHealthCheck.Evaluate(never, schedule, 3, Now, Now.AddSeconds(-60)).Healthy);
+        var stale = ServeHealthCheck.Evaluate(never, schedule, 3, Now, Now.AddSeconds(-1000));
         Assert.False(stale.Healthy);
         Assert.Contains("no successful run", stale.Reason, StringComparison.Ordinal);
-        var failed = HealthCheck.Evaluate(never with { Error = new TimeoutException("The database did not answer.") }, schedule, 3, Now, Now);
+        var failed = ServeHealthCheck.Evaluate(never with { Error = new TimeoutException("The database did not answer.") }, schedule, 3, Now, Now);
         Assert.False(failed.Healthy);
         Assert.StartsWith("cannot read the job state", failed.Reason, StringComparison.Ordinal);
     }

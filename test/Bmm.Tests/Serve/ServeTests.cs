@@ -1,7 +1,11 @@
 using System.Net;
 using Bmm.Cli;
+using Bmm.Recompute;
 using Bmm.Refresh;
+using Bmm.Strategies;
 using Bmm.Tests.Infrastructure;
+using Bmm.Writing;
+using Npgsql;
 
 namespace Bmm.Tests.Serve;
 
@@ -32,9 +36,9 @@ public sealed class ServeTests : IAsyncLifetime
         Assert.True(RunningServe.Value(metrics, "bmm_runs_total", "outcome=\"succeeded\"") >= 2, metrics);
         Assert.True(RunningServe.Value(metrics, "bmm_rows_written_total") >= 1, metrics);
         Assert.Contains("bmm_run_duration_seconds_bucket{", metrics, StringComparison.Ordinal);
-        Assert.Contains("\nbmm_lag_seconds ", metrics, StringComparison.Ordinal);
-        Assert.Contains("\nbmm_seconds_since_last_success ", metrics, StringComparison.Ordinal);
-        Assert.Contains("\nbmm_queue_depth ", metrics, StringComparison.Ordinal);
+        Assert.Matches(@"(?m)^bmm_lag_seconds[{ ]", metrics);
+        Assert.Matches(@"(?m)^bmm_seconds_since_last_success[{ ]", metrics);
+        Assert.Matches(@"(?m)^bmm_queue_depth[{ ]", metrics);
         Assert.DoesNotContain("bmm_bmm_", metrics, StringComparison.Ordinal);
 
         var (status, body) = await serve.HealthAsync();
@@ -116,6 +120,9 @@ public sealed class ServeTests : IAsyncLifetime
         public string Name => "failing";
         public string Description => "Always fails.";
         public string? Consumer => null;
+        public Reconciliation Reconciliation => Reconciliation.None;
+        public Task<WriteCounts> RepairAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, int[] modelIds, CancellationToken cancellationToken) =>
+            Recomputer.RefreshModelsAsync(connection, transaction, modelIds, Recount.Everything, cancellationToken);
         public Task<RefreshResult> RefreshAsync(RefreshContext context, CancellationToken cancellationToken) =>
             throw new InvalidOperationException("This strategy always fails.");
     }

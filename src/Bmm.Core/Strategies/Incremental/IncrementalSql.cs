@@ -15,7 +15,7 @@ internal static class IncrementalSql
     public const string BootstrapFinish = "SELECT bmm.inc_bootstrap_finish()";
 
     public const string Apply = """
-        SELECT inserted, updated, deleted, unchanged, clamped, placements, reviews, pairs, models, anomalies, log_rows,
+        SELECT inserted, updated, deleted, unchanged, clamped, models, anomalies, log_rows,
                to_xid, to_kind::text, to_row, cut_short
         FROM bmm.inc_apply(@from_xid, @from_kind::"char", @from_row_id, @below, @row_limit)
         """;

@@ -1,9 +1,7 @@
 using System.Data;
 using Bmm.Capture;
 using Bmm.Database;
-using Bmm.Telemetry;
 using Bmm.Writing;
-using Microsoft.Extensions.Logging;
 using Npgsql;
 
 namespace Bmm.Strategies.Incremental;
@@ -12,7 +10,7 @@ namespace Bmm.Strategies.Incremental;
 /// What one incremental step applied and wrote, and where it ends (<see cref="CutShort"/> when its
 /// row limit cut it, so more rows may wait); it read no row when <see cref="LogRows"/> is 0.
 /// </summary>
-public sealed record IncrementalWrite(WriteCounts Write, long Placements, long Reviews, long Pairs, long Models, long Anomalies, long LogRows, LogPosition To, bool CutShort);
+public sealed record IncrementalWrite(WriteCounts Write, long Models, long Anomalies, long LogRows, LogPosition To, bool CutShort);
 
 /// <summary>The bootstrap and the set-wise operations on the incremental state.</summary>
 public static class IncrementalState
@@ -33,15 +31,6 @@ public static class IncrementalState
         await using var command = dataSource.CreateCommand(IncrementalSql.Forget);
         command.Parameters.AddWithValue("name", ChangeLog.IncrementalConsumer);
         return await command.ExecuteNonQueryAsync(cancellationToken) == 1;
-    }
-
-    /// <summary>
-    /// The table's counters are part of the incremental state: any other writer of the table makes
-    /// it invalid. Forgets it (the next incremental run or follower rebuilds it) and says so.
-    /// </summary>
-    public static async Task ForgetForOtherWriterAsync(NpgsqlDataSource dataSource, string writer, ILogger logger, CancellationToken cancellationToken)
-    {
-        if (await ForgetAsync(dataSource, cancellationToken)) Log.IncrementalStateForgotten(logger, writer);
     }
 
     /// <summary>
@@ -102,18 +91,9 @@ public static class IncrementalState
         command.Parameters.AddWithValue("row_limit", rowLimit);
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         await reader.ReadAsync(cancellationToken);
-        return new IncrementalWrite(WriteCounts.Read(reader), reader.GetInt64(5), reader.GetInt64(6), reader.GetInt64(7), reader.GetInt64(8),
-            reader.GetInt64(9), reader.GetInt64(10), new LogPosition(reader.GetInt64(11), reader.GetString(12)[0], reader.GetInt32(13)), reader.GetBoolean(14));
+        return new IncrementalWrite(WriteCounts.Read(reader), reader.GetInt64(5), reader.GetInt64(6), reader.GetInt64(7),
+            new LogPosition(reader.GetInt64(8), reader.GetString(9)[0], reader.GetInt32(10)), reader.GetBoolean(11));
     }
-
-    /// <summary>
-    /// Recomputes drifted models from the site's tables: through the incremental state where
-    /// <paramref name="throughState"/> (so that it is repaired too), else with the setbased statement.
-    /// </summary>
-    public static Task<WriteCounts> RepairDriftedAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, int[] modelIds, bool throughState, CancellationToken cancellationToken) =>
-        throughState
-            ? RepairAsync(connection, transaction, modelIds, cancellationToken)
-            : SetBased.SetBasedStrategy.RefreshModelsAsync(connection, transaction, modelIds, SetBased.Recount.Everything, cancellationToken);
 
     /// <summary>Re-derives everything about these models (state and visible rows) from the site's tables, as of the consumer's position.</summary>
     public static async Task<WriteCounts> RepairAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, int[] modelIds, CancellationToken cancellationToken)

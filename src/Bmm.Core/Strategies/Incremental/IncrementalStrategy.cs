@@ -1,9 +1,9 @@
 using System.Diagnostics;
 using Bmm.Capture;
 using Bmm.Refresh;
-using Bmm.Strategies.SetBased;
 using Bmm.Telemetry;
 using Bmm.Writing;
+using Npgsql;
 
 namespace Bmm.Strategies.Incremental;
 
@@ -23,6 +23,12 @@ public sealed class IncrementalStrategy : IRefreshStrategy
     public string Description => "Exact deltas with per-user multiplicity state; what `bmm follow` applies continuously.";
 
     public string? Consumer => ChangeLog.IncrementalConsumer;
+
+    public Reconciliation Reconciliation => Reconciliation.State;
+
+    /// <summary>Re-derives the models, state included, as of the consumer's position.</summary>
+    public Task<WriteCounts> RepairAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, int[] modelIds, CancellationToken cancellationToken) =>
+        IncrementalState.RepairAsync(connection, transaction, modelIds, cancellationToken);
 
     public async Task<RefreshResult> RefreshAsync(RefreshContext context, CancellationToken cancellationToken)
     {
@@ -61,7 +67,7 @@ public sealed class IncrementalStrategy : IRefreshStrategy
                 var write = ids.Length == 0 ? WriteCounts.None : await result.TimeAsync("compute_and_write", () => IncrementalState.RepairAsync(connection, transaction, ids, ct));
                 return (ids, write);
             }, cancellationToken);
-            ChangeLogPipeline.Count(context, result, taken.ids.Length, taken.write);
+            result.Record(context, taken.ids.Length, taken.write);
             if (taken.ids.Length < batchSize) return;
         }
     }
@@ -101,7 +107,7 @@ public sealed class IncrementalStrategy : IRefreshStrategy
             if (write.LogRows == 0) return position ?? from;
             if (write.Anomalies > 0) Log.IncrementalAnomalies(context.Logger, write.Anomalies);
             // A step that moved no visible row still counts as one, so that its log is maintained.
-            ChangeLogPipeline.Count(context, result, Math.Max(1, write.Models), write.Write);
+            result.Record(context, Math.Max(1, write.Models), write.Write);
             position = write.To;
             if (!write.CutShort) return position;
         }

@@ -1,6 +1,8 @@
 using System.Diagnostics;
+using Bmm.Recompute;
 using Bmm.Refresh;
 using Bmm.Strategies.Sequential;
+using Bmm.Writing;
 using Npgsql;
 
 namespace Bmm.Strategies.Phase1;
@@ -31,6 +33,13 @@ public sealed class Phase1Strategy : IRefreshStrategy
 
     /// <summary>Reads no change log: a timestamp watermark, as the plan has it.</summary>
     public string? Consumer => null;
+
+    /// <summary>Not reconciled: kept as the plan had it, drift included.</summary>
+    public Reconciliation Reconciliation => Reconciliation.None;
+
+    /// <summary>`verify --repair` on a table this strategy keeps recomputes the drifted models exactly.</summary>
+    public Task<WriteCounts> RepairAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, int[] modelIds, CancellationToken cancellationToken) =>
+        Recomputer.RefreshModelsAsync(connection, transaction, modelIds, Recount.Everything, cancellationToken);
 
     public Task<RefreshResult> RefreshAsync(RefreshContext context, CancellationToken cancellationToken) =>
         BaselineSteps.RunAsync(context, new ArrayQueue(), async (affected, result) =>

@@ -1,4 +1,4 @@
-using Bmm.Strategies.SetBased;
+using Bmm.Recompute;
 
 namespace Bmm.Strategies.ReviewsMv;
 
@@ -24,18 +24,18 @@ internal static class ReviewsMvSql
         """;
 
     /// <summary>
-    /// <see cref="SetBasedSql.RefreshModels"/> with the thumbs-up count taken from the view
+    /// <see cref="RecomputeSql.RefreshModels"/> with the thumbs-up count taken from the view
     /// (0 where it has no row) instead of counting reviews: the plan's "only join the
     /// pre-aggregated data in the metrics job".
     /// </summary>
     public const string RefreshModels = $"""
         WITH ids AS (
             SELECT DISTINCT id FROM unnest(@ids::int[]) AS id
-        ), {SetBasedSql.PublishedSums}, desired AS MATERIALIZED (
+        ), {RecomputeSql.PublishedSums}, desired AS MATERIALIZED (
             SELECT s."modelId", s."baseModel", coalesce(rs."thumbsUpCount", 0)::int AS thumbs, s.downloads, s.images
             FROM sums s
             LEFT JOIN bmm.review_stats rs ON rs."modelId" = s."modelId" AND rs."baseModel" = s."baseModel"
         )
-        {SetBasedSql.WriteDesired}
+        {RecomputeSql.WriteDesired}
         """;
 }

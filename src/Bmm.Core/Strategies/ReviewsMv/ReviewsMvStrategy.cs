@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using Bmm.Capture;
+using Bmm.Recompute;
 using Bmm.Refresh;
-using Bmm.Strategies.SetBased;
 using Bmm.Telemetry;
 using Bmm.Writing;
 using Npgsql;
@@ -12,7 +12,7 @@ namespace Bmm.Strategies.ReviewsMv;
 /// Baseline: the plan's Option C, faithfully. Review stats are pre-aggregated in the
 /// materialized view bmm.review_stats, refreshed (CONCURRENTLY) by the first run after
 /// Job:ReviewsMvRefreshMinutes; the changed models are found and written as setbased does
-/// (<see cref="ChangeLogPipeline"/>, with a consumer of its own), but each batch joins the view
+/// (<see cref="SweepPipeline"/>, with a consumer of its own), but each batch joins the view
 /// for the thumbs-up count instead of counting reviews. A run that refreshed the view then also
 /// recomputes the models whose rows' counts differ from it, so that the table converges at each
 /// refresh; the refresh is recorded in the last transaction of that recomputation, so a run that
@@ -29,11 +29,18 @@ public sealed class ReviewsMvStrategy : IRefreshStrategy
     /// <summary>Its change-log consumer, apart from setbased's so that each keeps its own position.</summary>
     public const string Consumer = "reviews-mv";
 
-    private static readonly ChangeLogPipeline Pipeline = new("reviews-mv", Consumer, RefreshModelsAsync);
+    private static readonly SweepPipeline Pipeline = new("reviews-mv", Consumer, RefreshModelsAsync);
 
     public string Name => "reviews-mv";
 
     string? IRefreshStrategy.Consumer => Consumer;
+
+    /// <summary>Reconciled as setbased is: drift (its stale counts included) is recomputed exactly.</summary>
+    public Reconciliation Reconciliation => Reconciliation.Table;
+
+    /// <summary>Drifted models are recomputed from the site's tables, every pair recounted.</summary>
+    public Task<WriteCounts> RepairAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, int[] modelIds, CancellationToken cancellationToken) =>
+        Recomputer.RefreshModelsAsync(connection, transaction, modelIds, Recount.Everything, cancellationToken);
 
     public string Description => "Baseline: the plan's Option C, thumbs-up counts from a materialized view refreshed every Job:ReviewsMvRefreshMinutes (stale in between).";
 
@@ -113,6 +120,6 @@ public sealed class ReviewsMvStrategy : IRefreshStrategy
     {
         await using var command = new NpgsqlCommand(ReviewsMvSql.RefreshModels, connection, transaction);
         command.Parameters.AddWithValue("ids", modelIds);
-        return await SetBasedStrategy.ExecuteBatchAsync(command, cancellationToken);
+        return await Recomputer.ExecuteBatchAsync(command, cancellationToken);
     }
 }

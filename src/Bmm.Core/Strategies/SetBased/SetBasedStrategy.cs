@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Bmm.Capture;
+using Bmm.Recompute;
 using Bmm.Refresh;
 using Bmm.Writing;
 using Npgsql;
@@ -7,26 +8,10 @@ using Npgsql;
 namespace Bmm.Strategies.SetBased;
 
 /// <summary>
-/// Which pairs of a batch to recount distinct thumbs-up users for: all of them, or the given
-/// (model, base model) pairs (and those the table lacks).
-/// </summary>
-public sealed record Recount(bool All, int[] Models, string[] Bases)
-{
-    public static readonly Recount Everything = new(true, [], []);
-
-    /// <summary>The pairs a sweep's models ask to recount.</summary>
-    public static Recount PairsOf(IEnumerable<SweepModel> models)
-    {
-        var pairs = models.SelectMany(m => m.RecountBases.Select(b => (m.ModelId, Base: b))).ToList();
-        return new Recount(false, pairs.Select(p => p.ModelId).ToArray(), pairs.Select(p => p.Base).ToArray());
-    }
-}
-
-/// <summary>
 /// The default: consumes the change log written by the capture triggers (so no change is lost,
 /// hard deletes and late commits included), recomputes the changed models in set-based batches
-/// and writes only the rows that differ (<see cref="ChangeLogPipeline"/> with
-/// <see cref="SetBasedSql.RefreshModels"/>).
+/// and writes only the rows that differ (<see cref="SweepPipeline"/> with
+/// <see cref="Recomputer.RefreshModelsAsync(NpgsqlConnection, NpgsqlTransaction, int[], Recount, CancellationToken)"/>).
 /// </summary>
 public sealed class SetBasedStrategy : IRefreshStrategy
 {
@@ -36,7 +21,9 @@ public sealed class SetBasedStrategy : IRefreshStrategy
 
     public string? Consumer => ChangeLog.SetBasedConsumer;
 
-    private static readonly ChangeLogPipeline Pipeline = new("setbased", ChangeLog.SetBasedConsumer, RefreshModelsAsync);
+    public Reconciliation Reconciliation => Reconciliation.Table;
+
+    private static readonly SweepPipeline Pipeline = new("setbased", ChangeLog.SetBasedConsumer, Recomputer.RefreshModelsAsync);
 
     public async Task<RefreshResult> RefreshAsync(RefreshContext context, CancellationToken cancellationToken)
     {
@@ -45,25 +32,7 @@ public sealed class SetBasedStrategy : IRefreshStrategy
         return result;
     }
 
-    /// <summary>
-    /// Recomputes the given models in the caller's transaction and writes only what differs;
-    /// distinct thumbs-up users are recounted as <paramref name="recount"/> says.
-    /// </summary>
-    public static async Task<WriteCounts> RefreshModelsAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, int[] modelIds, Recount recount, CancellationToken cancellationToken)
-    {
-        await using var command = new NpgsqlCommand(SetBasedSql.RefreshModels, connection, transaction);
-        command.Parameters.AddWithValue("ids", modelIds);
-        command.Parameters.AddWithValue("recount_all", recount.All);
-        command.Parameters.AddWithValue("recount_models", recount.Models);
-        command.Parameters.AddWithValue("recount_bases", recount.Bases);
-        return await ExecuteBatchAsync(command, cancellationToken);
-    }
-
-    /// <summary>Runs a batch statement ending in <see cref="SetBasedSql.WriteDesired"/> and reads what it wrote.</summary>
-    internal static async Task<WriteCounts> ExecuteBatchAsync(NpgsqlCommand command, CancellationToken cancellationToken)
-    {
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        await reader.ReadAsync(cancellationToken);
-        return WriteCounts.Read(reader);
-    }
+    /// <summary>Drifted models are recomputed from the site's tables, every pair recounted.</summary>
+    public Task<WriteCounts> RepairAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, int[] modelIds, CancellationToken cancellationToken) =>
+        Recomputer.RefreshModelsAsync(connection, transaction, modelIds, Recount.Everything, cancellationToken);
 }

@@ -72,9 +72,12 @@ CREATE OR REPLACE FUNCTION bmm.inc_apply_changes(
     v_versions INTEGER[], v_pair_models INTEGER[], v_pair_bases TEXT[],
     r_reviews INTEGER[], o_models INTEGER[], recompute_models INTEGER[],
     OUT inserted BIGINT, OUT updated BIGINT, OUT deleted BIGINT, OUT unchanged BIGINT, OUT clamped TEXT,
-    OUT placements BIGINT, OUT reviews BIGINT, OUT pairs BIGINT, OUT models BIGINT, OUT anomalies BIGINT)
+    OUT models BIGINT, OUT anomalies BIGINT)
 LANGUAGE plpgsql SET plan_cache_mode = force_custom_plan AS $$
 DECLARE
+    -- Versions moved and reviews re-derived by this step: each step below runs only if it has work.
+    placements BIGINT;
+    reviews BIGINT;
     -- Pair deltas: sums, users, and whether the pair may have lost its last version.
     pd_models INTEGER[] := '{}'; pd_bases TEXT[] := '{}'; pd_downloads BIGINT[] := '{}'; pd_images BIGINT[] := '{}';
     pd_thumbs INTEGER[] := '{}'; pd_check BOOLEAN[] := '{}';
@@ -282,7 +285,6 @@ BEGIN
     INTO w_models, w_bases, w_thumbs, w_downloads, w_images, w_gone, negative, models
     FROM all_pairs;
     anomalies := anomalies + negative;
-    pairs := cardinality(w_models);
 
     -- 8. True sums the visible table cannot hold are kept aside; the rest need no keeping.
     DELETE FROM bmm.inc_overflow o
@@ -317,7 +319,7 @@ $$;
 CREATE OR REPLACE FUNCTION bmm.inc_apply(
     from_xid BIGINT, from_kind "char", from_row INTEGER, below_xid BIGINT, row_limit INTEGER,
     OUT inserted BIGINT, OUT updated BIGINT, OUT deleted BIGINT, OUT unchanged BIGINT, OUT clamped TEXT,
-    OUT placements BIGINT, OUT reviews BIGINT, OUT pairs BIGINT, OUT models BIGINT, OUT anomalies BIGINT, OUT log_rows BIGINT,
+    OUT models BIGINT, OUT anomalies BIGINT, OUT log_rows BIGINT,
     OUT to_xid BIGINT, OUT to_kind "char", OUT to_row INTEGER, OUT cut_short BOOLEAN)
 LANGUAGE plpgsql SET plan_cache_mode = force_custom_plan AS $$
 DECLARE
@@ -327,15 +329,21 @@ DECLARE
     v_versions INTEGER[]; v_models INTEGER[]; v_bases TEXT[];
     r_reviews INTEGER[]; o_models INTEGER[];
 BEGIN
+    inserted := 0; updated := 0; deleted := 0; unchanged := 0; clamped := '[]';
+    models := 0; anomalies := 0; log_rows := 0;
+    cut_short := false;
+    to_xid := from_xid; to_kind := from_kind; to_row := from_row;
+    -- Nothing waiting: nothing is locked or written (a quiet pass leaves no trace).
+    IF NOT EXISTS (SELECT 1 FROM bmm.change_log c
+                   WHERE (c.xid, c.kind, c.row_id) > (from_xid, from_kind, from_row) AND c.xid < below_xid) THEN
+        RETURN;
+    END IF;
     SELECT c.xid, c.kind, c.row_id, c.skip_below, c.skip_except INTO here
     FROM bmm.consumer c WHERE c.name = 'incremental' FOR UPDATE;
     IF NOT FOUND OR (here.xid, here.kind, here.row_id) <> (from_xid, from_kind, from_row) THEN
         RAISE EXCEPTION 'the incremental position is not where this step began: its changes are already applied'
             USING ERRCODE = 'object_not_in_prerequisite_state';
     END IF;
-    inserted := 0; updated := 0; deleted := 0; unchanged := 0; clamped := '[]';
-    placements := 0; reviews := 0; pairs := 0; models := 0; anomalies := 0;
-    cut_short := false;
 
     -- One scan of the step, grouped by the row that changed (sums and counts only, so that a
     -- day's backlog aggregates fast). Everything below the horizon is read in no particular order
@@ -392,8 +400,8 @@ BEGIN
         v_models := '{}'; v_bases := '{}';
     END IF;
 
-    SELECT a.inserted, a.updated, a.deleted, a.unchanged, a.clamped, a.placements, a.reviews, a.pairs, a.models, a.anomalies
-    INTO inserted, updated, deleted, unchanged, clamped, placements, reviews, pairs, models, anomalies
+    SELECT a.inserted, a.updated, a.deleted, a.unchanged, a.clamped, a.models, a.anomalies
+    INTO inserted, updated, deleted, unchanged, clamped, models, anomalies
     FROM bmm.inc_apply_changes(to_xid, to_kind, to_row, m_versions, m_downloads, m_images,
         v_versions, v_models, v_bases, r_reviews, o_models, '{}') a;
 END;

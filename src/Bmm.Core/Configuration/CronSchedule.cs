@@ -1,7 +1,6 @@
-using Bmm.Configuration;
 using Cronos;
 
-namespace Bmm.Serve;
+namespace Bmm.Configuration;
 
 /// <summary>
 /// A cron schedule in UTC: the usual 5 fields (minute first), or 6 with seconds first, or a
@@ -40,6 +39,20 @@ public sealed class CronSchedule
         if (schedule.TryNext(DateTimeOffset.UtcNow) is null)
             throw new UsageException($"The schedule '{trimmed}' never fires.");
         return schedule;
+    }
+
+    /// <summary>Why <paramref name="text"/> is not a schedule; null when it is one.</summary>
+    public static string? Problem(string? text)
+    {
+        try
+        {
+            Parse(text);
+            return null;
+        }
+        catch (UsageException e)
+        {
+            return e.Message;
+        }
     }
 
     /// <summary>The first occurrence strictly after <paramref name="after"/>, or null if there is none.</summary>

@@ -6,7 +6,8 @@ using Bmm.Schema;
 
 namespace Bmm.Cli;
 
-internal static class QueueCommands
+/// <summary>The commands that steer the job without running it: the queue, the kill switch, the consumers.</summary>
+internal static class ControlCommands
 {
     public static Command Enqueue()
     {
@@ -21,7 +22,7 @@ internal static class QueueCommands
             if (modelIds.Count == 0) throw new UsageException("No model ids given: pass them as arguments or on standard input.");
             var dataSource = await env.DataSourceAsync(token);
             await Migrator.RequireJobSchemaAsync(dataSource, token);
-            var added = await RefreshRunner.EnqueueAsync(dataSource, modelIds, token);
+            var added = await JobControl.EnqueueAsync(dataSource, modelIds, token);
             Console.WriteLine($"Queued {added:N0} model ids ({modelIds.Count - added:N0} were already queued).");
             return ExitCodes.Success;
         }));
@@ -71,7 +72,7 @@ internal static class QueueCommands
         {
             var dataSource = await env.DataSourceAsync(token);
             await Migrator.RequireJobSchemaAsync(dataSource, token);
-            await RefreshRunner.SetPausedAsync(dataSource, paused, token);
+            await JobControl.SetPausedAsync(dataSource, paused, token);
             Console.WriteLine(paused ? "Paused: runners skip their runs until `bmm resume`." : "Resumed.");
             return ExitCodes.Success;
         }));

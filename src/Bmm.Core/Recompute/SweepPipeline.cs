@@ -5,7 +5,7 @@ using Bmm.Telemetry;
 using Bmm.Writing;
 using Npgsql;
 
-namespace Bmm.Strategies.SetBased;
+namespace Bmm.Recompute;
 
 /// <summary>
 /// Recomputes <paramref name="modelIds"/> in the caller's transaction and writes only what differs,
@@ -29,7 +29,7 @@ internal delegate Task<WriteCounts> BatchStatement(NpgsqlConnection connection, 
 /// its model or time budget leaves the sweep where it stopped; the next run goes on from there,
 /// then starts one new sweep.
 /// </remarks>
-internal sealed class ChangeLogPipeline(string strategy, string consumer, BatchStatement batch)
+internal sealed class SweepPipeline(string strategy, string consumer, BatchStatement batch)
 {
     /// <summary>Runs the queue and the change log into <paramref name="result"/>; <paramref name="budget"/> started with the run.</summary>
     public async Task RunAsync(RefreshContext context, RefreshResult result, Stopwatch budget, CancellationToken cancellationToken)
@@ -46,7 +46,7 @@ internal sealed class ChangeLogPipeline(string strategy, string consumer, BatchS
                 var ids = await result.TimeAsync("read_changes", () => ChangeLog.TakeQueuedAsync(connection, transaction, options.BatchSize, ct));
                 return (ids, Write: ids.Length == 0 ? WriteCounts.None : await WriteAsync(connection, transaction, context, result, ids, Recount.Everything, ct));
             }, cancellationToken);
-            Count(context, result, taken.ids.Length, taken.Write);
+            result.Record(context, taken.ids.Length, taken.Write);
             if (taken.ids.Length < options.BatchSize) break;
         }
 
@@ -125,7 +125,7 @@ internal sealed class ChangeLogPipeline(string strategy, string consumer, BatchS
                 await result.TimeAsync("advance_position", () => ChangeLog.AdvanceAsync(connection, transaction, consumer, current, next, ct));
                 return written;
             }, cancellationToken);
-            Count(context, result, ids.Length, write);
+            result.Record(context, ids.Length, write);
             state = next;
         }
         return state;
@@ -147,7 +147,7 @@ internal sealed class ChangeLogPipeline(string strategy, string consumer, BatchS
                 if (last) await inLastTransaction(connection, transaction, ct);
                 return written;
             }, cancellationToken);
-            Count(context, result, chunk.Length, write);
+            result.Record(context, chunk.Length, write);
         }
     }
 
@@ -161,18 +161,4 @@ internal sealed class ChangeLogPipeline(string strategy, string consumer, BatchS
         return write;
     }
 
-    /// <summary>Counted only once committed: a retried attempt must not count twice.</summary>
-    internal static void Count(RefreshContext context, RefreshResult result, long models, WriteCounts write)
-    {
-        if (models == 0) return;
-        result.Batches++;
-        result.AffectedModels += models;
-        result.AddWrite(write.Inserted, write.Updated, write.Deleted, write.Unchanged);
-        foreach (var pair in write.ClampedPairs())
-        {
-            result.Clamped++;
-            context.Metrics.Clamps.Add(1);
-            Log.Clamped(context.Logger, pair.ModelId, pair.BaseModel, pair.Downloads, pair.Images);
-        }
-    }
 }

@@ -1,9 +1,9 @@
-using Bmm.Capture;
+using Bmm.Refresh;
 using Bmm.Telemetry;
 using Microsoft.Extensions.Logging;
 using Npgsql;
 
-namespace Bmm.Serve;
+namespace Bmm.Hosting;
 
 /// <summary>One reading of the job state: the snapshot (null if none was ever read), when, and the error of the last attempt.</summary>
 public sealed record StateReading(JobStateSnapshot? Snapshot, DateTimeOffset ReadAt, Exception? Error);
@@ -34,13 +34,13 @@ public sealed class JobStateCache(NpgsqlDataSource dataSource, string consumer, 
             timeout.CancelAfter(ReadTimeout);
             try
             {
-                var snapshot = await ChangeLog.ReadStateAsync(dataSource, consumer, timeout.Token);
+                var snapshot = await JobControl.ReadStateAsync(dataSource, consumer, timeout.Token);
                 lock (_lock) _reading = new StateReading(snapshot, time.GetUtcNow(), null);
             }
             catch (Exception e) when (e is NpgsqlException or TimeoutException or InvalidOperationException
                                           || (e is OperationCanceledException && !cancellationToken.IsCancellationRequested))
             {
-                Log.StateReadFailed(logger, Database.Errors.Describe(e));
+                HostLog.StateReadFailed(logger, Database.Errors.Describe(e));
                 lock (_lock) _reading = _reading with { Error = e };
             }
             return Latest();

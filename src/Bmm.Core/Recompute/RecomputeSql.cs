@@ -1,10 +1,11 @@
-namespace Bmm.Strategies.SetBased;
+namespace Bmm.Recompute;
 
 /// <summary>
-/// The one statement a setbased batch sends: recompute the given models and hand their pairs to
-/// the write path. Its parts are shared with the batch statements of other strategies.
+/// The one statement a recomputing batch sends: the given models recomputed from the site's
+/// tables and handed to the write path. Its parts are shared with the batch statements of other
+/// strategies (reviews-mv).
 /// </summary>
-internal static class SetBasedSql
+internal static class RecomputeSql
 {
     /// <summary>
     /// The oracle's definition restricted to the models in @ids, written through bmm.write_pairs

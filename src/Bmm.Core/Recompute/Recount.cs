@@ -1,0 +1,19 @@
+using Bmm.Capture;
+
+namespace Bmm.Recompute;
+
+/// <summary>
+/// Which pairs of a batch to recount distinct thumbs-up users for: all of them, or the given
+/// (model, base model) pairs (and those the table lacks).
+/// </summary>
+public sealed record Recount(bool All, int[] Models, string[] Bases)
+{
+    public static readonly Recount Everything = new(true, [], []);
+
+    /// <summary>The pairs a sweep's models ask to recount.</summary>
+    public static Recount PairsOf(IEnumerable<SweepModel> models)
+    {
+        var pairs = models.SelectMany(m => m.RecountBases.Select(b => (m.ModelId, Base: b))).ToList();
+        return new Recount(false, pairs.Select(p => p.ModelId).ToArray(), pairs.Select(p => p.Base).ToArray());
+    }
+}
