@@ -116,7 +116,7 @@ public sealed class RefreshRunner(NpgsqlDataSource dataSource, JobOptions option
             finish.Parameters.AddWithValue("unchanged", result?.Unchanged ?? 0);
             finish.Parameters.AddWithValue("clamped", result?.Clamped ?? 0);
             finish.Parameters.AddWithValue("backlog", result?.BacklogLeft ?? false);
-            finish.Parameters.AddWithValue("phases", JsonSerializer.Serialize(result?.PhaseSeconds ?? []));
+            finish.Parameters.AddWithValue("phases", JsonSerializer.Serialize(result?.PhaseSeconds ?? [], RefreshJson.Default.DictionaryStringDouble));
             finish.Parameters.AddWithValue("error", error is null ? DBNull.Value : Errors.Describe(error));
             await finish.ExecuteNonQueryAsync(cancellationToken);
         }

@@ -23,7 +23,28 @@ public sealed record WriteCounts(long Inserted, long Updated, long Deleted, long
     /// <summary>The counts of several writes together, their clamped pairs included.</summary>
     public static WriteCounts Sum(IReadOnlyCollection<WriteCounts> writes) =>
         new(writes.Sum(w => w.Inserted), writes.Sum(w => w.Updated), writes.Sum(w => w.Deleted), writes.Sum(w => w.Unchanged),
-            JsonSerializer.Serialize(writes.SelectMany(w => w.ClampedPairs()).Select(p => new object[] { p.ModelId, p.BaseModel, p.Downloads, p.Images })));
+            ClampedToJson(writes.SelectMany(w => w.ClampedPairs())));
+
+    /// <summary>Clamped pairs as the write path reports them: [[model, base model, downloads, images], ...].</summary>
+    private static string ClampedToJson(IEnumerable<ClampedPair> pairs)
+    {
+        using var buffer = new MemoryStream();
+        using (var json = new Utf8JsonWriter(buffer))
+        {
+            json.WriteStartArray();
+            foreach (var pair in pairs)
+            {
+                json.WriteStartArray();
+                json.WriteNumberValue(pair.ModelId);
+                json.WriteStringValue(pair.BaseModel);
+                json.WriteNumberValue(pair.Downloads);
+                json.WriteNumberValue(pair.Images);
+                json.WriteEndArray();
+            }
+            json.WriteEndArray();
+        }
+        return System.Text.Encoding.UTF8.GetString(buffer.ToArray());
+    }
 
     public List<ClampedPair> ClampedPairs()
     {

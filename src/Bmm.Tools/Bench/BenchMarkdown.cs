@@ -11,6 +11,7 @@ public static class BenchMarkdown
         var md = new StringBuilder();
         var c = CultureInfo.InvariantCulture;
         md.AppendLine(c, $"Command: `{report.Command}`  ");
+        md.AppendLine(c, $"Product: {report.Product}.  ");
         md.AppendLine(c, $"Machine: {report.Machine}; started {report.StartedAt:yyyy-MM-dd HH:mm} UTC, took {report.Seconds / 60:F1} min.  ");
         md.AppendLine($"Data ({report.Scale}, seed {report.Seed}): " + string.Join(", ", report.DataSize.Select(kv => $"{kv.Value:N0} {kv.Key}")) + ".  ");
         md.AppendLine("Server: " + string.Join(", ", report.Settings.Select(kv => $"{kv.Key}={kv.Value}")) + ".");

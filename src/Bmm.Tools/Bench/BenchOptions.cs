@@ -41,6 +41,8 @@ public sealed record BenchOptions
     public TimeSpan FollowWindow { get; init; } = TimeSpan.FromSeconds(180);
     /// <summary>Timed reads per feed query.</summary>
     public int FeedReads { get; init; } = 30;
+    /// <summary>The bmm executable whose runs are measured; null for the one beside this toolbox.</summary>
+    public string? Product { get; init; }
     public string? JsonPath { get; init; }
     public string? MarkdownPath { get; init; }
     public string? PngPath { get; init; }

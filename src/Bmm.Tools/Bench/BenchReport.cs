@@ -140,6 +140,8 @@ public sealed record BenchReport
 {
     public required string Command { get; init; }
     public required string Machine { get; init; }
+    /// <summary>The bmm executable whose processes were measured.</summary>
+    public string Product { get; init; } = "";
     public DateTimeOffset StartedAt { get; init; }
     public double Seconds { get; set; }
     public required string Scale { get; init; }

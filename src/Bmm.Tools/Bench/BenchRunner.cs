@@ -35,6 +35,7 @@ public sealed class BenchRunner(string adminConnectionString, BenchOptions optio
         var report = new BenchReport
         {
             Command = commandLine,
+            Product = options.Product ?? "bmm beside bmm-tools (JIT)",
             Machine = $"{Environment.ProcessorCount} cores, {GC.GetGCMemoryInfo().TotalAvailableMemoryBytes / (1L << 30)} GiB, {System.Runtime.InteropServices.RuntimeInformation.OSDescription}",
             StartedAt = DateTimeOffset.UtcNow,
             Scale = options.Scale.ToString().ToLowerInvariant(),
@@ -302,7 +303,7 @@ public sealed class BenchRunner(string adminConnectionString, BenchOptions optio
                 while (backlog && error is null)
                 {
                     var left = share - deadline.Elapsed;
-                    var output = left > TimeSpan.Zero ? await TrialProcess.RunAsync(connection, strategy, runClock, left, cancellationToken) : null;
+                    var output = left > TimeSpan.Zero ? await TrialProcess.RunAsync(options.Product, connection, strategy, runClock, left, cancellationToken) : null;
                     if (output is null) { exceeded = true; break; }
                     var json = output.Json;
                     if (json.Outcome != "succeeded")

@@ -53,7 +53,7 @@ internal sealed class FollowScenario(BenchDatabases databases, string template, 
             refreshSeconds = await TimeRefreshAsync(dataSource, cancellationToken);
 
             progress($"Follow: starting bmm follow; probing version {probe.VersionId} of model {probe.ModelId} ({probe.BaseModel})");
-            await using var follower = FollowerProcess.Start(databases.ConnectionString(name));
+            await using var follower = FollowerProcess.Start(options.Product, databases.ConnectionString(name));
             await WaitFollowingAsync(dataSource, probe, follower, cancellationToken);
             var simulatedMinute = 0;
             foreach (var rate in Rates)

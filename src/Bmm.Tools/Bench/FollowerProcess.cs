@@ -20,9 +20,9 @@ internal sealed class FollowerProcess : IAsyncDisposable
     private FollowerProcess(Process process) => _process = process;
 
     /// <summary>Starts following the database; it polls every second, as the scenario's configuration says.</summary>
-    public static FollowerProcess Start(string connectionString)
+    public static FollowerProcess Start(string? product, string connectionString)
     {
-        var info = TrialProcess.ProductInvocation();
+        var info = TrialProcess.ProductInvocation(product);
         info.ArgumentList.Add("follow");
         info.Environment["BMM_CONNECTION"] = connectionString;
         info.Environment["BMM_Follow__PollSeconds"] = "1";

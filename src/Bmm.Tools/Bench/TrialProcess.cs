@@ -14,9 +14,9 @@ internal static class TrialProcess
     /// <summary>The pseudo-strategy that runs <c>bmm backfill</c> instead of a strategy's run.</summary>
     public const string Backfill = "backfill";
 
-    public static async Task<RunOutput?> RunAsync(string connectionString, string strategy, DateTimeOffset clock, TimeSpan timeout, CancellationToken cancellationToken)
+    public static async Task<RunOutput?> RunAsync(string? product, string connectionString, string strategy, DateTimeOffset clock, TimeSpan timeout, CancellationToken cancellationToken)
     {
-        var info = ProductInvocation();
+        var info = ProductInvocation(product);
         string[] arguments = strategy == Backfill
             ? ["backfill", "--json"]
             : ["run", "--strategy", strategy, "--json", "--clock", clock.ToString("O")];
@@ -50,11 +50,13 @@ internal static class TrialProcess
     }
 
     /// <summary>
-    /// The product an operator deploys, bmm, beside this toolbox (its build copies it here): the
-    /// benchmark measures what users run, start-up included. Its apphost, or `dotnet bmm.dll`.
+    /// The product an operator deploys: <paramref name="product"/> (the NativeAOT publish, as
+    /// the README tells operators to deploy it), else the bmm beside this toolbox (its build
+    /// copies it here, a JIT build): its apphost, or `dotnet bmm.dll`.
     /// </summary>
-    public static ProcessStartInfo ProductInvocation()
+    public static ProcessStartInfo ProductInvocation(string? product)
     {
+        if (product is not null) return new ProcessStartInfo(product);
         var apphost = Path.Combine(AppContext.BaseDirectory, OperatingSystem.IsWindows() ? "bmm.exe" : "bmm");
         if (File.Exists(apphost)) return new ProcessStartInfo(apphost);
         var info = new ProcessStartInfo(Environment.ProcessPath ?? "dotnet");

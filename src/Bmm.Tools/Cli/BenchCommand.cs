@@ -25,9 +25,13 @@ internal static class BenchCommand
         var json = new Option<string?>("--json") { Description = "Write the report as JSON to this file." };
         var markdown = new Option<string?>("--markdown") { Description = "Write the report as Markdown to this file." };
         var png = new Option<string?>("--png") { Description = "Draw the chart (log scale) to this PNG file." };
+        var product = new Option<string?>("--product")
+        {
+            Description = "The bmm executable to measure, e.g. the NativeAOT build operators deploy (dotnet publish src/Bmm -c Release -r linux-x64 -o out; --product out/bmm). Default: the bmm beside bmm-tools, a JIT build.",
+        };
         var command = new Command("bench", "Measure the strategies side by side against the floor, on identical copies of one database, and the freshness of bmm follow under load.")
         {
-            scale, scenario, strategies, repeat, budget, seed, rate, catchupMinutes, followSeconds, json, markdown, png,
+            scale, scenario, strategies, repeat, budget, seed, rate, catchupMinutes, followSeconds, json, markdown, png, product,
         };
         command.SetAction((parse, ct) => CliApp.ExecuteAsync(parse, ct, async (env, token) =>
         {
@@ -37,6 +41,8 @@ internal static class BenchCommand
             if (parse.GetValue(budget) <= 0) throw new UsageException("--budget must be a positive number of minutes.");
             if (parse.GetValue(rate) <= 0) throw new UsageException("--rate must be positive.");
             if (parse.GetValue(followSeconds) < 1) throw new UsageException("--follow-seconds must be at least 1.");
+            var productPath = parse.GetValue(product) is { } given ? Path.GetFullPath(given) : null;
+            if (productPath is not null && !File.Exists(productPath)) throw new UsageException($"--product: there is no file {productPath}.");
             var options = new BenchOptions
             {
                 Scale = SeedProfile.Parse(parse.GetValue(scale)!),
@@ -51,6 +57,7 @@ internal static class BenchCommand
                 JsonPath = parse.GetValue(json),
                 MarkdownPath = parse.GetValue(markdown),
                 PngPath = parse.GetValue(png),
+                Product = productPath,
             };
             var embedded = string.IsNullOrWhiteSpace(env.Connection);
             // The benchmark creates its databases beside the one it is pointed at.

@@ -1,10 +1,15 @@
 using System.CommandLine;
+using System.Diagnostics.CodeAnalysis;
 using Bmm.Configuration;
 using Bmm.Database;
 using Bmm.Hosting;
 using Bmm.Telemetry;
 using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Console;
+using Microsoft.Extensions.Options;
 using Npgsql;
 
 namespace Bmm.Cli;
@@ -30,7 +35,7 @@ internal sealed class CommandEnvironment : IAsyncDisposable
     public JobMetrics Metrics { get; } = new();
 
     /// <summary>Section Job, bound on first use; a setting that breaks its rules is a usage error.</summary>
-    public JobOptions Job => _job ??= Bind<JobOptions>(Configuration, "Job");
+    public JobOptions Job => _job ??= BindJob(Configuration);
 
     /// <summary>The clock of the timestamp watermarks; tests and benchmarks replace it.</summary>
     public TimeProvider Time { get; init; } = TimeProvider.System;
@@ -68,33 +73,79 @@ internal sealed class CommandEnvironment : IAsyncDisposable
         {
             throw new UsageException($"The configuration file is malformed: {e.Message}", e);
         }
-        return new CommandEnvironment(configuration, Microsoft.Extensions.Logging.LoggerFactory.Create(logging => ConfigureLogging(logging, configuration)));
+        return new CommandEnvironment(configuration, CreateLoggerFactory(configuration));
     }
 
-    /// <summary>Logs go to standard error, so that --json output on standard output stays clean; levels from Logging:LogLevel.</summary>
-    public static void ConfigureLogging(ILoggingBuilder logging, IConfiguration configuration) => logging
-        .AddConfiguration(configuration.GetSection("Logging"))
-        .AddSimpleConsole(o =>
-        {
-            o.SingleLine = true;
-            o.TimestampFormat = "HH:mm:ss ";
-        })
-        .AddConsole(o => o.LogToStandardErrorThreshold = LogLevel.Trace)
-        .AddFilter("Microsoft", LogLevel.Warning)
+    /// <summary>Levels below which a category is not logged, before Logging:LogLevel overrides them.</summary>
+    private static readonly (string Category, LogLevel Level)[] DefaultLevels =
+    [
+        ("Microsoft", LogLevel.Warning),
         // Every unhealthy check would be an error; /health's transitions are logged once each (Bmm.Health).
-        .AddFilter("Microsoft.Extensions.Diagnostics.HealthChecks", LogLevel.None);
+        ("Microsoft.Extensions.Diagnostics.HealthChecks", LogLevel.None),
+    ];
 
-    /// <summary>Binds a section, refusing settings it does not have (a typo would otherwise be ignored) and checking its rules.</summary>
-    public static T Bind<T>(IConfiguration configuration, string section) where T : class, ICheckedOptions, new()
+    /// <summary>
+    /// The logging of a command, built without a service container (whose generic types
+    /// NativeAOT builds at run time, tens of milliseconds of every run): the console provider
+    /// writing <see cref="LineFormatter"/> lines to standard error, levels from Logging:LogLevel.
+    /// </summary>
+    private static ILoggerFactory CreateLoggerFactory(IConfiguration configuration)
     {
-        T options;
+        var filters = new LoggerFilterOptions { MinLevel = LogLevel.Information };
+        foreach (var (category, level) in DefaultLevels) filters.Rules.Add(new LoggerFilterRule(null, category, level, null));
+        foreach (var setting in configuration.GetSection("Logging:LogLevel").GetChildren())
+        {
+            if (!Enum.TryParse<LogLevel>(setting.Value, ignoreCase: true, out var level))
+                throw new UsageException($"Logging:LogLevel:{setting.Key} is '{setting.Value}', not a log level (Trace, Debug, Information, Warning, Error, Critical or None).");
+            filters.Rules.Add(new LoggerFilterRule(null, setting.Key == "Default" ? null : setting.Key, level, null));
+        }
+        var factory = new LoggerFactory([], new FixedOptions<LoggerFilterOptions>(filters));
+        factory.AddProvider(new ConsoleLoggerProvider(new FixedOptions<ConsoleLoggerOptions>(ConsoleOptions(new ConsoleLoggerOptions())), [new LineFormatter()]));
+        return factory;
+    }
+
+    /// <summary>The logging of a host (serve, follow): the same lines and levels as <see cref="CreateLoggerFactory"/>, through the container.</summary>
+    public static void ConfigureLogging(ILoggingBuilder logging, IConfiguration configuration)
+    {
+        foreach (var (category, level) in DefaultLevels) logging.AddFilter(category, level);
+        logging.AddConfiguration(configuration.GetSection("Logging"))
+            .AddConsole(o => ConsoleOptions(o));
+        // The formatter has no options to bind (AddConsoleFormatter would bind them by reflection).
+        logging.Services.TryAddEnumerable(ServiceDescriptor.Singleton<ConsoleFormatter, LineFormatter>());
+    }
+
+    /// <summary>Logs go to standard error, so that --json output on standard output stays clean.</summary>
+    private static ConsoleLoggerOptions ConsoleOptions(ConsoleLoggerOptions options)
+    {
+        options.FormatterName = LineFormatter.FormatterName;
+        options.LogToStandardErrorThreshold = LogLevel.Trace;
+        return options;
+    }
+
+    /// <summary>Options that never change, for the providers built without a container.</summary>
+    private sealed class FixedOptions<[DynamicallyAccessedMembers(DynamicallyAccessedMemberTypes.PublicParameterlessConstructor)] T>(T value) : IOptionsMonitor<T>
+    {
+        public T CurrentValue => value;
+
+        public T Get(string? name) => value;
+
+        public IDisposable? OnChange(Action<T, string?> listener) => null;
+    }
+
+    /// <summary>
+    /// Binds section Job (by generated code), refusing settings it does not have (a typo would
+    /// otherwise be ignored) and checking its rules.
+    /// </summary>
+    public static JobOptions BindJob(IConfiguration configuration)
+    {
+        JobOptions options;
         try
         {
-            options = configuration.GetSection(section).Get<T>(binder => binder.ErrorOnUnknownConfiguration = true) ?? new T();
+            options = configuration.GetSection("Job").Get<JobOptions>(binder => binder.ErrorOnUnknownConfiguration = true) ?? new JobOptions();
         }
         catch (InvalidOperationException e)
         {
-            throw new UsageException($"The configuration of {section} is invalid: {e.Message}", e);
+            throw new UsageException($"The configuration of Job is invalid: {e.Message}", e);
         }
         return options.Problem() is { } problem ? throw new UsageException(problem) : options;
     }

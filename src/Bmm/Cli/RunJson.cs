@@ -71,12 +71,23 @@ public sealed record RunJson
 
     private static long PeakMemory() => System.Diagnostics.Process.GetCurrentProcess().PeakWorkingSet64;
 
-    public string ToJson() => JsonSerializer.Serialize(this, RunJsonContext.Default.RunJson);
+    public string ToJson() => JsonSerializer.Serialize(this, CliJson.Default.RunJson);
 
     public static RunJson Parse(string json) =>
-        JsonSerializer.Deserialize(json, RunJsonContext.Default.RunJson) ?? throw new JsonException("An empty run report.");
+        JsonSerializer.Deserialize(json, CliJson.Default.RunJson) ?? throw new JsonException("An empty run report.");
 }
 
+/// <summary>What <c>status --json</c> prints.</summary>
+public sealed record StatusJson(
+    bool Paused, string? SetbasedPosition, string Consumer, IReadOnlyList<Capture.ChangeLog.ConsumerReport> Consumers, string? BaselineWatermark,
+    double LagSeconds, long QueueDepth, long PendingChanges, long ChangeLogBytes, IReadOnlyList<RunHistoryRow> Runs);
+
+/// <summary>What <c>verify --json</c> prints.</summary>
+public sealed record VerifyJson(long ExpectedRows, long Missing, long Extra, long Wrong, long Repaired, IReadOnlyList<Oracle.DriftSample> Samples);
+
+/// <summary>Every JSON document the command line prints, serialized by generated code (the product is published with NativeAOT).</summary>
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase)]
 [JsonSerializable(typeof(RunJson))]
-internal sealed partial class RunJsonContext : JsonSerializerContext;
+[JsonSerializable(typeof(StatusJson))]
+[JsonSerializable(typeof(VerifyJson))]
+internal sealed partial class CliJson : JsonSerializerContext;

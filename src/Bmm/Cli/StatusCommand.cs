@@ -28,19 +28,9 @@ internal static class StatusCommand
             var runs = await JobControl.ReadRecentRunsAsync(dataSource, Math.Max(parse.GetValue(last), 0), token);
             if (parse.GetValue(CommonOptions.Json))
             {
-                Console.WriteLine(JsonSerializer.Serialize(new
-                {
-                    paused,
-                    setbasedPosition = position,
-                    consumer,
-                    consumers,
-                    baselineWatermark,
-                    lagSeconds = state.LagSeconds,
-                    queueDepth = state.QueueDepth,
-                    pendingChanges = state.PendingChanges,
-                    changeLogBytes = state.ChangeLogBytes,
-                    runs,
-                }));
+                Console.WriteLine(JsonSerializer.Serialize(
+                    new StatusJson(paused, position, consumer, consumers, baselineWatermark, state.LagSeconds, state.QueueDepth, state.PendingChanges, state.ChangeLogBytes, runs),
+                    CliJson.Default.StatusJson));
                 return ExitCodes.Success;
             }
             var summary = new Table().AddColumns("", "").HideHeaders();

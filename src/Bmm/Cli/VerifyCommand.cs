@@ -30,12 +30,9 @@ internal static class VerifyCommand
             var report = await Verifier.VerifyAsync(dataSource, repairer, env.Job, env.LoggerFor(LogCategories.Verify), env.Metrics, token);
             if (parse.GetValue(CommonOptions.Json))
             {
-                Console.WriteLine(JsonSerializer.Serialize(new
-                {
-                    expectedRows = report.ExpectedRows, missing = report.Missing, extra = report.Extra, wrong = report.Wrong,
-                    repaired = report.Repaired,
-                    samples = report.Samples.Select(s => new { kind = s.Kind, modelId = s.ModelId, baseModel = s.BaseModel, actual = s.Actual, expected = s.Expected }),
-                }));
+                Console.WriteLine(JsonSerializer.Serialize(
+                    new VerifyJson(report.ExpectedRows, report.Missing, report.Extra, report.Wrong, report.Repaired, report.Samples),
+                    CliJson.Default.VerifyJson));
             }
             else
             {

@@ -234,7 +234,7 @@ public sealed class EmbeddedPostgres
     {
         try
         {
-            return File.Exists(StateFile) ? JsonSerializer.Deserialize<EmbeddedState>(File.ReadAllText(StateFile)) : null;
+            return File.Exists(StateFile) ? JsonSerializer.Deserialize(File.ReadAllText(StateFile), EmbeddedStateJson.Default.EmbeddedState) : null;
         }
         catch (JsonException)
         {
@@ -244,7 +244,7 @@ public sealed class EmbeddedPostgres
 
     private void WriteState(EmbeddedState state)
     {
-        File.WriteAllText(StateFile, JsonSerializer.Serialize(state));
+        File.WriteAllText(StateFile, JsonSerializer.Serialize(state, EmbeddedStateJson.Default.EmbeddedState));
         if (!OperatingSystem.IsWindows()) File.SetUnixFileMode(StateFile, UnixFileMode.UserRead | UnixFileMode.UserWrite);
     }
 
@@ -340,7 +340,7 @@ public sealed class EmbeddedPostgres
 
     private sealed record ProcessResult(int ExitCode, string Output);
 
-    private sealed record EmbeddedState(int Port, string Password)
+    internal sealed record EmbeddedState(int Port, string Password)
     {
         public string ConnectionString(string database) => new NpgsqlConnectionStringBuilder
         {
@@ -352,3 +352,7 @@ public sealed class EmbeddedPostgres
         }.ConnectionString;
     }
 }
+
+/// <summary>The embedded server's state file (port, password), serialized by generated code (NativeAOT).</summary>
+[System.Text.Json.Serialization.JsonSerializable(typeof(EmbeddedPostgres.EmbeddedState))]
+internal sealed partial class EmbeddedStateJson : System.Text.Json.Serialization.JsonSerializerContext;

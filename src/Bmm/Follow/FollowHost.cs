@@ -27,7 +27,7 @@ public static class FollowHost
         var endpoint = string.IsNullOrWhiteSpace(url) ? null : MetricsAddress.TryParse(url);
         return JobHost.Build<FollowService, FollowHealthCheck>(configuration, parts, endpoint, services =>
         {
-            JobHost.AddChecked<FollowOptions>(services, configuration, "Follow");
+            JobHost.AddChecked(services, services.AddOptions<FollowOptions>().Bind(configuration.GetSection("Follow"), JobHost.RefuseUnknownSettings));
             services.AddSingleton(new FollowService.Rebuild(rebuild));
             services.AddSingleton(sp => new Follower(
                 sp.GetRequiredService<NpgsqlDataSource>(), sp.GetRequiredService<IOptions<JobOptions>>().Value, sp.GetRequiredService<IOptions<FollowOptions>>().Value,

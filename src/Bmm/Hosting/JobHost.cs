@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using Bmm.Configuration;
 using Bmm.Telemetry;
 using Microsoft.AspNetCore.Builder;
@@ -37,7 +38,9 @@ internal static class JobHost
     /// Builds the host; nothing runs yet. Options that break a rule are a usage error here, before
     /// the database is opened or a port bound.
     /// </summary>
-    public static IHost Build<TService, THealth>(IConfiguration configuration, JobHostParts parts, MetricsAddress? endpoint, Action<IServiceCollection> addServices)
+    public static IHost Build<[DynamicallyAccessedMembers(DynamicallyAccessedMemberTypes.PublicConstructors)] TService,
+        [DynamicallyAccessedMembers(DynamicallyAccessedMemberTypes.PublicConstructors)] THealth>(
+        IConfiguration configuration, JobHostParts parts, MetricsAddress? endpoint, Action<IServiceCollection> addServices)
         where TService : class, IHostedService
         where THealth : class, IHealthCheck
     {
@@ -54,7 +57,7 @@ internal static class JobHost
         services.AddSingleton(_ => parts.DataSource());
         services.AddSingleton(parts.Metrics);
         services.AddSingleton(parts.Time);
-        AddChecked<JobOptions>(services, configuration, "Job");
+        AddChecked(services, services.AddOptions<JobOptions>().Bind(configuration.GetSection("Job"), RefuseUnknownSettings));
         addServices(services);
         services.AddHostedService<TService>();
 
@@ -103,10 +106,17 @@ internal static class JobHost
         return host;
     }
 
-    /// <summary>Binds a section once, with its rules checked when the host starts (and by <see cref="Build"/>).</summary>
-    public static void AddChecked<T>(IServiceCollection services, IConfiguration configuration, string section) where T : class, ICheckedOptions
+    /// <summary>A setting the options do not have is refused, not ignored: a typo would otherwise go unnoticed.</summary>
+    public static void RefuseUnknownSettings(BinderOptions binder) => binder.ErrorOnUnknownConfiguration = true;
+
+    /// <summary>
+    /// Options bound once (each caller binds its section where the type is known, so that the
+    /// binder is generated code), their rules checked when the host starts (and by <see cref="Build"/>).
+    /// </summary>
+    public static void AddChecked<[DynamicallyAccessedMembers(DynamicallyAccessedMemberTypes.PublicParameterlessConstructor)] T>(IServiceCollection services, OptionsBuilder<T> bound)
+        where T : class, ICheckedOptions
     {
-        services.AddOptions<T>().Bind(configuration.GetSection(section), binder => binder.ErrorOnUnknownConfiguration = true).ValidateOnStart();
+        bound.ValidateOnStart();
         services.AddSingleton<IValidateOptions<T>, CheckedOptionsValidator<T>>();
     }
 

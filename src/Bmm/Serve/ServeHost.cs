@@ -27,7 +27,7 @@ public static class ServeHost
         var endpoint = MetricsAddress.TryParse(configuration["Serve:MetricsUrl"] ?? new ServeOptions().MetricsUrl);
         var host = JobHost.Build<ServeService, ServeHealthCheck>(configuration, parts, endpoint, services =>
         {
-            JobHost.AddChecked<ServeOptions>(services, configuration, "Serve");
+            JobHost.AddChecked(services, services.AddOptions<ServeOptions>().Bind(configuration.GetSection("Serve"), JobHost.RefuseUnknownSettings));
             services.AddSingleton(sp => strategy ?? StrategyCatalog.Create(sp.GetRequiredService<IOptions<JobOptions>>().Value.Strategy));
             services.AddSingleton(sp => new JobStateCache(
                 sp.GetRequiredService<NpgsqlDataSource>(), Reconciler.LagConsumerOf(sp.GetRequiredService<IRefreshStrategy>()),

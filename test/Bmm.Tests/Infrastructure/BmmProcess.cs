@@ -13,9 +13,17 @@ public static class BmmProcess
         public override string ToString() => $"exit {ExitCode}\nstdout: {Output}\nstderr: {Error}";
     }
 
-    public static async Task<Result> RunAsync(string? connection, IReadOnlyDictionary<string, string>? environment, string? input, params string[] arguments)
+    public static Task<Result> RunAsync(string? connection, IReadOnlyDictionary<string, string>? environment, string? input, params string[] arguments) =>
+        RunExecutableAsync(Executable(arguments), connection, environment, input, arguments);
+
+    /// <summary>
+    /// Runs <paramref name="executable"/> (a bmm built elsewhere, or any program) with BMM_CONNECTION
+    /// set to <paramref name="connection"/>; the variables named in <paramref name="unset"/> are removed.
+    /// </summary>
+    public static async Task<Result> RunExecutableAsync(string executable, string? connection, IReadOnlyDictionary<string, string>? environment, string? input, string[] arguments,
+        IEnumerable<string>? unset = null)
     {
-        var info = new ProcessStartInfo(Executable(arguments))
+        var info = new ProcessStartInfo(executable)
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
@@ -26,6 +34,7 @@ public static class BmmProcess
         info.Environment.Remove("BMM_CONNECTION");
         if (connection is not null) info.Environment["BMM_CONNECTION"] = connection;
         foreach (var (key, value) in environment ?? new Dictionary<string, string>()) info.Environment[key] = value;
+        foreach (var name in unset ?? []) info.Environment.Remove(name);
         using var process = Process.Start(info)!;
         if (input is not null) await process.StandardInput.WriteAsync(input);
         process.StandardInput.Close();

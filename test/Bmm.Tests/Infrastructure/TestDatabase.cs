@@ -32,7 +32,7 @@ public sealed class TestDatabase : IAsyncLifetime
     };
 
     /// <summary><see cref="JobSettings"/>, bound.</summary>
-    public JobOptions Options { get; } = Bmm.Cli.CommandEnvironment.Bind<JobOptions>(new ConfigurationBuilder().AddInMemoryCollection(JobSettings).Build(), "Job");
+    public JobOptions Options { get; } = Bmm.Cli.CommandEnvironment.BindJob(new ConfigurationBuilder().AddInMemoryCollection(JobSettings).Build());
 
     public static async Task<TestDatabase> CreateAsync(CancellationToken cancellationToken)
     {

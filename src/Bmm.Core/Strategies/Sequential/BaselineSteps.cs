@@ -18,7 +18,6 @@ internal static class BaselineSteps
     /// <summary>Upsert chunks written at once, each on its own connection, before and after the plan.</summary>
     public const int UpsertConcurrency = 10;
 
-    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
 
     /// <summary>How a baseline hands its queue to the database: the one thing, with aggregation, that Phase 1 changed.</summary>
     public interface IQueueAccess
@@ -119,7 +118,7 @@ internal static class BaselineSteps
             new ParallelOptions { MaxDegreeOfParallelism = UpsertConcurrency, CancellationToken = cancellationToken },
             async (chunk, token) =>
             {
-                var json = JsonSerializer.Serialize(chunk, Json);
+                var json = JsonSerializer.Serialize(chunk, PairStatsJson.Default.PairStatsArray);
                 var (inserted, updated) = await context.Transactions.RunAsync(async (connection, transaction, ct) =>
                 {
                     await using var command = new NpgsqlCommand(SequentialSql.Upsert, connection, transaction);

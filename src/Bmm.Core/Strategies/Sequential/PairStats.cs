@@ -1,3 +1,6 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
 namespace Bmm.Strategies.Sequential;
 
 /// <summary>
@@ -5,3 +8,8 @@ namespace Bmm.Strategies.Sequential;
 /// jsonb. Counters are the raw bigint sums: nothing clamps them.
 /// </summary>
 internal sealed record PairStats(int ModelId, string BaseModel, long ThumbsUpCount, long DownloadCount, long ImageCount);
+
+/// <summary>The baselines' upsert payload, in the site's camelCase, serialized by generated code (NativeAOT).</summary>
+[JsonSourceGenerationOptions(JsonSerializerDefaults.Web)]
+[JsonSerializable(typeof(PairStats[]))]
+internal sealed partial class PairStatsJson : JsonSerializerContext;
