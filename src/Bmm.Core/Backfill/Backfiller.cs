@@ -35,7 +35,7 @@ public static class Backfiller
     {
         if (batchModels < 1) throw new UsageException("--batch-models must be at least 1.");
         await using var runnerLock = await RunnerLock.TryAcquireAsync(dataSource, cancellationToken)
-            ?? throw new UsageException("Another runner holds the lock (a run of `bmm run`, `bmm serve` or `bmm verify --repair` is going): backfill needs the table to itself, so try again when it has finished.");
+            ?? throw new UsageException($"{await RunnerLock.DescribeHolderAsync(dataSource, cancellationToken)} holds the runner lock: backfill needs the table to itself, so try again when it has finished (or stop it).");
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, runnerLock.Lost);
         try
         {

@@ -44,6 +44,9 @@ public sealed class JobOptions : ICheckedOptions
     /// </summary>
     public int ReviewsMvRefreshMinutes { get; set; } = 30;
 
+    /// <summary>The longest lock_timeout and statement_timeout PostgreSQL accepts (2^31 - 1 milliseconds).</summary>
+    public const int MaxTimeoutSeconds = 2_147_483;
+
     /// <inheritdoc />
     public string? Problem()
     {
@@ -53,6 +56,8 @@ public sealed class JobOptions : ICheckedOptions
         if (!Checks.Positive(ReconcilePassHours)) return "Job:ReconcilePassHours must be a positive number of hours.";
         if (IncrementalBatchRows < 1) return "Job:IncrementalBatchRows must be at least 1.";
         if (LockTimeoutSeconds < 1 || StatementTimeoutSeconds < 1) return "Job timeouts must be at least 1 second.";
+        if (LockTimeoutSeconds > MaxTimeoutSeconds || StatementTimeoutSeconds > MaxTimeoutSeconds)
+            return $"Job timeouts must be at most {MaxTimeoutSeconds} seconds (PostgreSQL's limit).";
         if (MaxAttempts < 1) return "Job:MaxAttempts must be at least 1.";
         if (ReviewsMvRefreshMinutes < 1) return "Job:ReviewsMvRefreshMinutes must be at least 1.";
         return null;

@@ -75,7 +75,7 @@ public sealed class Follower(NpgsqlDataSource dataSource, JobOptions job, Follow
         while (true)
         {
             if (await RunnerLock.TryAcquireAsync(dataSource, stop) is { } acquired) return acquired;
-            if (!logged) Log.FollowWaitingForLock(logger);
+            if (!logged) Log.FollowWaitingForLock(logger, await RunnerLock.DescribeHolderAsync(dataSource, stop));
             logged = true;
             await Task.Delay(TimeSpan.FromSeconds(options.PollSeconds), time, stop);
         }
@@ -155,20 +155,56 @@ public sealed class Follower(NpgsqlDataSource dataSource, JobOptions job, Follow
     /// </summary>
     private async Task WaitForChangeAsync(NpgsqlConnection listener, TimeSpan poll, CancellationToken cancellationToken)
     {
+        var listenerProcess = listener.ProcessID;
         var waiting = listener.WaitAsync(CancellationToken.None);
-        using var tick = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        var ticking = Task.Delay(poll, time, tick.Token);
-        var first = await Task.WhenAny(waiting, ticking);
-        await tick.CancelAsync();
-        if (first != waiting)
+        try
         {
-            await using (var wake = dataSource.CreateCommand(FollowSql.Wake))
-                await wake.ExecuteNonQueryAsync(CancellationToken.None);
-            if (await Task.WhenAny(waiting, Task.Delay(WakeTimeout, time, CancellationToken.None)) != waiting)
-                throw new TimeoutException("The listening connection did not receive its own wake-up notification.");
+            using var tick = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            var ticking = Task.Delay(poll, time, tick.Token);
+            var first = await Task.WhenAny(waiting, ticking);
+            await tick.CancelAsync();
+            if (first != waiting)
+            {
+                await using (var wake = dataSource.CreateCommand(FollowSql.Wake))
+                    await wake.ExecuteNonQueryAsync(CancellationToken.None);
+                if (await Task.WhenAny(waiting, Task.Delay(WakeTimeout, time, CancellationToken.None)) != waiting)
+                    throw new TimeoutException("The listening connection did not receive its own wake-up notification.");
+            }
+            await waiting;
         }
-        await waiting;
+        catch when (!waiting.IsCompleted)
+        {
+            await EndWaitAsync(listenerProcess, waiting);
+            throw;
+        }
         cancellationToken.ThrowIfCancellationRequested();
+    }
+
+    /// <summary>
+    /// A wait that no notification ended (the wake-up failed or never arrived) is ended by ending
+    /// its session, and observed: disposing the listener mid-wait would throw and leave a
+    /// listening backend behind. Where the server is unreachable, the session is gone already.
+    /// </summary>
+    private async Task EndWaitAsync(int listenerProcess, Task waiting)
+    {
+        try
+        {
+            await using var end = dataSource.CreateCommand(FollowSql.EndListener);
+            end.Parameters.AddWithValue("pid", listenerProcess);
+            await end.ExecuteNonQueryAsync(CancellationToken.None);
+        }
+        catch (Exception e) when (e is NpgsqlException or TimeoutException or InvalidOperationException)
+        {
+            // The server is unreachable: the listener's socket fails with it.
+        }
+        try
+        {
+            await waiting.WaitAsync(WakeTimeout, time, CancellationToken.None);
+        }
+        catch (Exception e) when (e is NpgsqlException or TimeoutException or InvalidOperationException or IOException)
+        {
+            // Expected: the wait ends with its session.
+        }
     }
 
     /// <summary>The check of the next slice; null when it failed (logged: the slice is tried again next time) or was stopped.</summary>

@@ -46,7 +46,32 @@ internal static class OracleSql
     /// (no temp table, so verify takes no transaction id and never holds back the change-log horizon).
     /// The expected row count comes last, as a row of kind 'total'.
     /// </summary>
-    public const string Diff = "WITH expected AS MATERIALIZED (" + ExpectedFast + ")" + """
+    public const string Diff = DiffOf + """
+        SELECT kind, "modelId", "baseModel", actual::text, expected::text, false FROM diff
+        UNION ALL
+        SELECT 'total', count(*)::int, '', NULL, NULL, false FROM expected
+        """;
+
+    /// <summary>
+    /// <see cref="Diff"/> on a live database: each difference also says whether its model is
+    /// pending, named by a change captured past @consumer's position or queued, which the job has
+    /// not applied yet. In the same snapshot as the comparison, so that a change is either in both
+    /// the sources and the pending set, or in neither.
+    /// </summary>
+    public const string DiffWithPending = DiffOf + """
+        , pending AS MATERIALIZED (
+            SELECT p.model_id
+            FROM bmm.consumer c, bmm.changed_pairs(c.xid, c.kind, c.row_id, 9223372036854775807, true) p
+            WHERE c.name = @consumer
+            UNION
+            SELECT q.model_id FROM bmm.model_queue q
+        )
+        SELECT kind, "modelId", "baseModel", actual::text, expected::text, "modelId" IN (SELECT model_id FROM pending) FROM diff
+        UNION ALL
+        SELECT 'total', count(*)::int, '', NULL, NULL, false FROM expected
+        """;
+
+    private const string DiffOf = "WITH expected AS MATERIALIZED (" + ExpectedFast + ")" + """
         , diff AS (
             SELECT CASE WHEN a."modelId" IS NULL THEN 'missing' WHEN e."modelId" IS NULL THEN 'extra' ELSE 'wrong' END AS kind,
                    coalesce(e."modelId", a."modelId") AS "modelId", coalesce(e."baseModel", a."baseModel") AS "baseModel",
@@ -58,8 +83,5 @@ internal static class OracleSql
                   IS DISTINCT FROM
                   (e."thumbsUpCount", e."downloadCount", e."imageCount", e."status", e."availability", e."nsfwLevel", e."mode", e."poi", e."minor")
         )
-        SELECT kind, "modelId", "baseModel", actual::text, expected::text FROM diff
-        UNION ALL
-        SELECT 'total', count(*)::int, '', NULL, NULL FROM expected
         """;
 }

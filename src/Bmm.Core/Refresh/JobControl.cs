@@ -1,5 +1,6 @@
 using Bmm.Capture;
 using Bmm.Telemetry;
+using Microsoft.Extensions.Logging;
 using Npgsql;
 
 namespace Bmm.Refresh;
@@ -14,6 +15,15 @@ public sealed record RunHistoryRow(long Id, string Strategy, DateTime StartedAt,
 /// </summary>
 public static class JobControl
 {
+    /// <summary>Marks runs that never finished as abandoned; only a runner holding the lock may call it (no run of its own is open).</summary>
+    public static async Task AbandonDeadRunsAsync(NpgsqlDataSource dataSource, ILogger logger, CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand(JobControlSql.AbandonDeadRuns);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+            Log.RunAbandoned(logger, reader.GetInt64(0), reader.GetString(1), reader.GetDateTime(2));
+    }
+
     public static async Task<bool> IsPausedAsync(NpgsqlDataSource dataSource, CancellationToken cancellationToken)
     {
         await using var command = dataSource.CreateCommand(JobControlSql.IsPaused);

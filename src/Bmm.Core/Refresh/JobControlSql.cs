@@ -12,6 +12,17 @@ internal static class JobControlSql
         RETURNING id
         """;
 
+    /// <summary>
+    /// Runs still 'running' when a runner has just taken the lock: their process stopped without
+    /// recording an end (killed, its host gone). Marked abandoned, finished_at the time they were found.
+    /// </summary>
+    public const string AbandonDeadRuns = """
+        UPDATE bmm.run_history SET outcome = 'abandoned', finished_at = now(),
+            error = 'Its process stopped without recording an end; found by the next runner.'
+        WHERE outcome = 'running'
+        RETURNING id, strategy, started_at
+        """;
+
     public const string FinishRun = """
         UPDATE bmm.run_history SET
             finished_at = now(), outcome = @outcome, affected_models = @affected, batches = @batches,

@@ -51,6 +51,7 @@ public sealed class RefreshRunner(NpgsqlDataSource dataSource, JobOptions option
         }
 
         await StateKeepers.ForgetOthersAsync(dataSource, strategies, strategy.Name, logger, cancellationToken);
+        await JobControl.AbandonDeadRunsAsync(dataSource, logger, cancellationToken);
 
         long runId;
         await using (var start = dataSource.CreateCommand(JobControlSql.StartRun))

@@ -15,6 +15,9 @@ public sealed record MigrationReport(
     IReadOnlyList<string> TriggersRemoved,
     IReadOnlyList<string> Grants);
 
+/// <summary>The job's objects in a database: none, another version's, or this version's.</summary>
+public enum JobSchema { Missing, OtherVersion, Current }
+
 /// <summary>
 /// Applies the versioned, embedded .sql scripts (recorded by DbUp in bmm.schema_versions) and
 /// installs or removes the capture triggers, which are re-applied on every run.
@@ -23,7 +26,12 @@ public static class Migrator
 {
     private const string ResourcePrefix = "Bmm.Schema.Scripts.";
 
-    public static async Task<MigrationReport> MigrateAsync(NpgsqlDataSource dataSource, bool withSiteSchema, CancellationToken cancellationToken)
+    /// <summary>
+    /// Applies the scripts and reports what it did, with the GRANTs for <paramref name="jobRole"/>
+    /// (default: the role running migrate) and <paramref name="writerRole"/> (default: a placeholder).
+    /// </summary>
+    public static async Task<MigrationReport> MigrateAsync(NpgsqlDataSource dataSource, bool withSiteSchema, CancellationToken cancellationToken,
+        string? jobRole = null, string? writerRole = null)
     {
         // On a database without the site's tables, plain migrate writes nothing at all.
         if (!withSiteSchema) await RequireSiteTablesAsync(dataSource, cancellationToken);
@@ -35,8 +43,10 @@ public static class Migrator
 
         var before = await ListCaptureTriggersAsync(dataSource, cancellationToken);
         applied.AddRange(ApplyScripts(dataSource, JobScripts));
+        await using (var record = dataSource.CreateCommand(SchemaSql.RecordScriptsVersion(ScriptsHash())))
+            await record.ExecuteNonQueryAsync(cancellationToken);
         var after = await ListCaptureTriggersAsync(dataSource, cancellationToken);
-        return new MigrationReport(applied, after.Except(before).ToList(), [], await GrantsAsync(dataSource, cancellationToken));
+        return new MigrationReport(applied, after.Except(before).ToList(), [], await GrantsAsync(dataSource, jobRole, writerRole, cancellationToken));
     }
 
     public static async Task<MigrationReport> RemoveCaptureAsync(NpgsqlDataSource dataSource, CancellationToken cancellationToken)
@@ -68,13 +78,28 @@ public static class Migrator
                 "do not exist in this database: point --connection at the site's database, or run `bmm migrate --with-site-schema` to create an empty one.");
     }
 
-    /// <summary>Fails with one sentence when the job's own objects are missing.</summary>
+    /// <summary>Fails with one sentence when the job's own objects are missing, or were installed by another version.</summary>
     public static async Task RequireJobSchemaAsync(NpgsqlDataSource dataSource, CancellationToken cancellationToken)
     {
         await RequireSiteTablesAsync(dataSource, cancellationToken);
+        switch (await JobSchemaAsync(dataSource, cancellationToken))
+        {
+            case JobSchema.Missing:
+                throw new UsageException("The job's objects (schema bmm) are not installed in this database: run `bmm migrate` first.");
+            case JobSchema.OtherVersion:
+                throw new UsageException("The job's objects in this database were installed by another version of bmm: run `bmm migrate` with this one first.");
+        }
+    }
+
+    /// <summary>Whether the job's objects are here, and from this version's scripts.</summary>
+    public static async Task<JobSchema> JobSchemaAsync(NpgsqlDataSource dataSource, CancellationToken cancellationToken)
+    {
         await using var command = dataSource.CreateCommand(SchemaSql.JobSchemaInstalled);
-        if (await command.ExecuteScalarAsync(cancellationToken) is not true)
-            throw new UsageException("The job's objects (schema bmm) are not installed in this database: run `bmm migrate` first.");
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        await reader.ReadAsync(cancellationToken);
+        if (!reader.GetBoolean(0)) return JobSchema.Missing;
+        var installed = reader.IsDBNull(1) ? null : reader.GetString(1);
+        return installed == SchemaSql.ScriptsVersionComment(ScriptsHash()) ? JobSchema.Current : JobSchema.OtherVersion;
     }
 
     /// <summary>A short hash of every embedded script: names databases built from this schema version.</summary>
@@ -143,20 +168,28 @@ public static class Migrator
         return triggers;
     }
 
-    private static async Task<List<string>> GrantsAsync(NpgsqlDataSource dataSource, CancellationToken cancellationToken)
+    private static async Task<List<string>> GrantsAsync(NpgsqlDataSource dataSource, string? jobRole, string? writerRole, CancellationToken cancellationToken)
     {
-        await using var command = dataSource.CreateCommand(SchemaSql.CurrentUser);
-        var jobRole = (string)(await command.ExecuteScalarAsync(cancellationToken))!;
+        await using var command = dataSource.CreateCommand(SchemaSql.GrantRoles);
+        command.Parameters.Add(new NpgsqlParameter<string?>("job_role", NpgsqlTypes.NpgsqlDbType.Text) { TypedValue = jobRole });
+        command.Parameters.Add(new NpgsqlParameter<string?>("writer_role", NpgsqlTypes.NpgsqlDbType.Text) { TypedValue = writerRole });
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        await reader.ReadAsync(cancellationToken);
+        var job = reader.GetString(0);
+        var writer = reader.IsDBNull(1) ? "<site_writer_role>" : reader.GetString(1);
         return
         [
             "-- The site's writers (every role that writes Model, ModelVersion, ModelVersionMetric or ResourceReview):",
-            "GRANT USAGE ON SCHEMA bmm TO <site_writer_role>;",
-            "GRANT INSERT ON bmm.change_log TO <site_writer_role>;",
-            $"-- The job's role (here: {jobRole}):",
-            $"GRANT USAGE ON SCHEMA bmm TO \"{jobRole}\";",
-            $"GRANT SELECT, INSERT, UPDATE, DELETE, TRUNCATE ON ALL TABLES IN SCHEMA bmm TO \"{jobRole}\";",
-            $"GRANT SELECT ON \"Model\", \"ModelVersion\", \"ModelVersionMetric\", \"ResourceReview\" TO \"{jobRole}\";",
-            $"GRANT SELECT, INSERT, UPDATE, DELETE ON \"ModelBaseModelMetric\", \"KeyValue\" TO \"{jobRole}\";",
+            $"GRANT USAGE ON SCHEMA bmm TO {writer};",
+            $"GRANT INSERT ON bmm.change_log TO {writer};",
+            $"-- The job's role ({job}); partitions and the view's refresh go through functions owned by the schema's owner:",
+            $"GRANT USAGE ON SCHEMA bmm TO {job};",
+            $"GRANT SELECT, INSERT, UPDATE, DELETE, TRUNCATE ON ALL TABLES IN SCHEMA bmm TO {job};",
+            $"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA bmm TO {job};",
+            $"ALTER DEFAULT PRIVILEGES IN SCHEMA bmm GRANT SELECT, INSERT, UPDATE, DELETE, TRUNCATE ON TABLES TO {job};",
+            $"ALTER DEFAULT PRIVILEGES IN SCHEMA bmm GRANT USAGE, SELECT ON SEQUENCES TO {job};",
+            $"GRANT SELECT ON \"Model\", \"ModelVersion\", \"ModelVersionMetric\", \"ResourceReview\" TO {job};",
+            $"GRANT SELECT, INSERT, UPDATE, DELETE ON \"ModelBaseModelMetric\", \"KeyValue\" TO {job};",
         ];
     }
 }

@@ -11,7 +11,20 @@ internal static class SchemaSql
         WHERE to_regclass(quote_ident(t)) IS NULL
         """;
 
-    public const string JobSchemaInstalled = "SELECT to_regclass('bmm.consumer') IS NOT NULL AND to_regclass('bmm.change_log') IS NOT NULL";
+    /// <summary>Whether the job's tables exist, and the scripts' version that migrate recorded (schema bmm's comment).</summary>
+    public const string JobSchemaInstalled = """
+        SELECT to_regclass('bmm.consumer') IS NOT NULL AND to_regclass('bmm.change_log') IS NOT NULL,
+               (SELECT obj_description(n.oid, 'pg_namespace') FROM pg_namespace n WHERE n.nspname = 'bmm')
+        """;
+
+    /// <summary>The comment by which migrate records the scripts' version (<see cref="Migrator.ScriptsHash"/>).</summary>
+    public static string ScriptsVersionComment(string hash) => "bmm scripts " + hash;
+
+    /// <summary>
+    /// Records which scripts built the schema, so that another version of the job refuses it with
+    /// one sentence before it meets a function that changed. The hash is hexadecimal (a safe literal).
+    /// </summary>
+    public static string RecordScriptsVersion(string hash) => $"COMMENT ON SCHEMA bmm IS '{ScriptsVersionComment(hash)}'";
 
     public const string CaptureTriggers = """
         SELECT tgrelid::regclass::text || ': ' || tgname
@@ -37,5 +50,6 @@ internal static class SchemaSql
 
     public const string SetLockTimeout = "SET lock_timeout = '30s'";
 
-    public const string CurrentUser = "SELECT current_user";
+    /// <summary>The roles the printed GRANTs name, quoted as identifiers (the job's role defaults to the one running migrate).</summary>
+    public const string GrantRoles = "SELECT quote_ident(coalesce(@job_role, current_user)), quote_ident(@writer_role)";
 }

@@ -33,6 +33,9 @@ internal static partial class Log
     [LoggerMessage(1008, LogLevel.Warning, "Run {RunId} could not be recorded in bmm.run_history (its row stays 'running'): {Reason}")]
     public static partial void RunNotRecorded(ILogger logger, long runId, string reason);
 
+    [LoggerMessage(1009, LogLevel.Warning, "Run {RunId} ({Strategy}, started {StartedAt:u}) never finished: its process stopped without recording an end; marked abandoned")]
+    public static partial void RunAbandoned(ILogger logger, long runId, string strategy, DateTime startedAt);
+
     // 2xxx: the change log (category Bmm.Refresh)
     [LoggerMessage(2000, LogLevel.Information, "Change log: {Action}")]
     public static partial void ChangeLogMaintained(ILogger logger, string action);
@@ -66,6 +69,9 @@ internal static partial class Log
     [LoggerMessage(4003, LogLevel.Error, "Reconciliation failed; it is tried again at the next slice")]
     public static partial void ReconcileFailed(ILogger logger, Exception exception);
 
+    [LoggerMessage(4004, LogLevel.Warning, "{Models} drifted models queued for repair: {Holder} holds the runner lock and applies the queue first (or the next run does)")]
+    public static partial void RepairQueued(ILogger logger, int models, string holder);
+
     // 5xxx: the follower (category Bmm.Follow)
     [LoggerMessage(5000, LogLevel.Information, "Following the change log (woken by NOTIFY, polling every {PollSeconds}s, reconciling a slice every {ReconcileSeconds}s)")]
     public static partial void Following(ILogger logger, double pollSeconds, double reconcileSeconds);
@@ -73,8 +79,8 @@ internal static partial class Log
     [LoggerMessage(5001, LogLevel.Debug, "Applied {Changes} changes in {Batches} transactions: {Inserted} inserted, {Updated} updated, {Deleted} deleted in {Seconds:F3}s")]
     public static partial void FollowApplied(ILogger logger, long changes, int batches, long inserted, long updated, long deleted, double seconds);
 
-    [LoggerMessage(5002, LogLevel.Information, "Another runner holds the lock; following starts when it is released")]
-    public static partial void FollowWaitingForLock(ILogger logger);
+    [LoggerMessage(5002, LogLevel.Information, "{Holder} holds the runner lock; following starts when it is released")]
+    public static partial void FollowWaitingForLock(ILogger logger, string holder);
 
     [LoggerMessage(5003, LogLevel.Error, "Following failed ({Failures} in a row); reconnecting in {DelaySeconds}s")]
     public static partial void FollowFailed(ILogger logger, Exception exception, int failures, double delaySeconds);

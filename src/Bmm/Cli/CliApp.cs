@@ -56,7 +56,8 @@ public static class CliApp
     public static async Task<int> RunAsync(RootCommand root, string[] args, TextWriter? error = null, CancellationToken cancellationToken = default)
     {
         error ??= Console.Error;
-        var parse = root.Parse(args);
+        // No response files: an argument such as `--schedule @hourly` is a value, not a file to read.
+        var parse = root.Parse(args, new ParserConfiguration { ResponseFileTokenReplacer = null });
         if (parse.Errors.Count > 0)
         {
             foreach (var parseError in parse.Errors) await error.WriteLineAsync(parseError.Message);
@@ -87,9 +88,12 @@ public static class CliApp
             await Console.Error.WriteLineAsync("Cancelled; work in progress was rolled back.");
             return ExitCodes.Failed;
         }
-        catch (Exception e) when (e is Npgsql.NpgsqlException or InvalidOperationException or TimeoutException)
+        catch (Exception e)
         {
+            // Work may have started: exit 3 (never 1, which means drift), one sentence, and the
+            // whole exception only when asked for.
             await Console.Error.WriteLineAsync($"Failed: {Errors.Describe(e)}");
+            if (parse.GetValue(CommonOptions.Verbose)) await Console.Error.WriteLineAsync(e.ToString());
             return ExitCodes.Failed;
         }
     }

@@ -24,10 +24,14 @@ internal sealed class CommandEnvironment : IAsyncDisposable
     private NpgsqlDataSource? _dataSource;
     private JobOptions? _job;
 
-    private CommandEnvironment(IConfiguration configuration, ILoggerFactory loggerFactory)
+    /// <summary>What the command's sessions are called in pg_stat_activity, e.g. "bmm follow".</summary>
+    private readonly string _applicationName;
+
+    private CommandEnvironment(IConfiguration configuration, ILoggerFactory loggerFactory, string applicationName)
     {
         Configuration = configuration;
         LoggerFactory = loggerFactory;
+        _applicationName = applicationName;
     }
 
     public IConfiguration Configuration { get; }
@@ -73,7 +77,7 @@ internal sealed class CommandEnvironment : IAsyncDisposable
         {
             throw new UsageException($"The configuration file is malformed: {e.Message}", e);
         }
-        return new CommandEnvironment(configuration, CreateLoggerFactory(configuration));
+        return new CommandEnvironment(configuration, CreateLoggerFactory(configuration), "bmm " + parse.CommandResult.Command.Name);
     }
 
     /// <summary>Levels below which a category is not logged, before Logging:LogLevel overrides them.</summary>
@@ -100,7 +104,7 @@ internal sealed class CommandEnvironment : IAsyncDisposable
             filters.Rules.Add(new LoggerFilterRule(null, setting.Key == "Default" ? null : setting.Key, level, null));
         }
         var factory = new LoggerFactory([], new FixedOptions<LoggerFilterOptions>(filters));
-        factory.AddProvider(new ConsoleLoggerProvider(new FixedOptions<ConsoleLoggerOptions>(ConsoleOptions(new ConsoleLoggerOptions())), [new LineFormatter()]));
+        factory.AddProvider(new ConsoleLoggerProvider(new FixedOptions<ConsoleLoggerOptions>(ConsoleOptions(new ConsoleLoggerOptions())), [new LineFormatter(Verbose(configuration))]));
         return factory;
     }
 
@@ -111,8 +115,12 @@ internal sealed class CommandEnvironment : IAsyncDisposable
         logging.AddConfiguration(configuration.GetSection("Logging"))
             .AddConsole(o => ConsoleOptions(o));
         // The formatter has no options to bind (AddConsoleFormatter would bind them by reflection).
-        logging.Services.TryAddEnumerable(ServiceDescriptor.Singleton<ConsoleFormatter, LineFormatter>());
+        logging.Services.TryAddEnumerable(ServiceDescriptor.Singleton<ConsoleFormatter>(new LineFormatter(Verbose(configuration))));
     }
+
+    /// <summary>--verbose, or a default level of Debug or Trace: every logged exception with its stack trace.</summary>
+    private static bool Verbose(IConfiguration configuration) =>
+        Enum.TryParse<LogLevel>(configuration["Logging:LogLevel:Default"], ignoreCase: true, out var level) && level <= LogLevel.Debug;
 
     /// <summary>Logs go to standard error, so that --json output on standard output stays clean.</summary>
     private static ConsoleLoggerOptions ConsoleOptions(ConsoleLoggerOptions options)
@@ -152,7 +160,7 @@ internal sealed class CommandEnvironment : IAsyncDisposable
 
     /// <summary>The database: the Connection setting, or the embedded server.</summary>
     public async Task<NpgsqlDataSource> DataSourceAsync(CancellationToken cancellationToken) =>
-        _dataSource ??= await ConnectionResolver.OpenAsync(Connection, LoggerFor(LogCategories.Database), cancellationToken);
+        _dataSource ??= await ConnectionResolver.OpenAsync(Connection, LoggerFor(LogCategories.Database), cancellationToken, _applicationName);
 
     public async ValueTask DisposeAsync()
     {

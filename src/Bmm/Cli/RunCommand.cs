@@ -17,6 +17,14 @@ internal static class RunCommand
     public static readonly Option<DateTimeOffset?> Clock = new("--clock")
     {
         Description = "Treat this instant (ISO 8601) as now for the baselines' timestamp watermark and reviews-mv's refresh interval, to replay a simulated window.",
+        CustomParser = result =>
+        {
+            var text = result.Tokens.Count > 0 ? result.Tokens[0].Value : "";
+            if (DateTimeOffset.TryParse(text, System.Globalization.CultureInfo.InvariantCulture, System.Globalization.DateTimeStyles.AssumeUniversal, out var instant))
+                return instant;
+            result.AddError($"--clock '{text}' is not an instant: give it as ISO 8601, e.g. 2026-11-29T12:00:00Z.");
+            return null;
+        },
     };
 
     public static Command Create()
@@ -31,6 +39,8 @@ internal static class RunCommand
             var runner = new RefreshRunner(dataSource, env.Job, time, env.LoggerFor(LogCategories.Refresh), env.Metrics, StrategyCatalog.All);
             var report = await runner.RunOnceAsync(strategy, token);
             if (parse.GetValue(CommonOptions.Json)) Console.WriteLine(RunJson.Of(report).ToJson());
+            else if (report.Outcome == RunOutcome.SkippedLocked)
+                Console.WriteLine($"Skipped: {await RunnerLock.DescribeHolderAsync(dataSource, token)} holds the runner lock.");
             else Print(report);
             return report.Outcome == RunOutcome.Failed ? ExitCodes.Failed : ExitCodes.Success;
         }, [new("Job:Strategy", parse.GetValue(Strategy))]));

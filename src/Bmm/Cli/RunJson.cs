@@ -83,7 +83,7 @@ public sealed record StatusJson(
     double LagSeconds, long QueueDepth, long PendingChanges, long ChangeLogBytes, IReadOnlyList<RunHistoryRow> Runs);
 
 /// <summary>What <c>verify --json</c> prints.</summary>
-public sealed record VerifyJson(long ExpectedRows, long Missing, long Extra, long Wrong, long Repaired, IReadOnlyList<Oracle.DriftSample> Samples);
+public sealed record VerifyJson(long ExpectedRows, long Missing, long Extra, long Wrong, long Pending, long Repaired, int Queued, IReadOnlyList<Oracle.DriftSample> Samples);
 
 /// <summary>Every JSON document the command line prints, serialized by generated code (the product is published with NativeAOT).</summary>
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase)]

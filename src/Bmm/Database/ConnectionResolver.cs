@@ -10,7 +10,15 @@ public static class ConnectionResolver
     /// <summary>Database used on the embedded server.</summary>
     public const string EmbeddedDatabase = "bmm";
 
-    public static async Task<NpgsqlDataSource> OpenAsync(string? connectionString, ILogger logger, CancellationToken cancellationToken)
+    /// <summary>The job's pool has at least this many connections, whatever the connection string says.</summary>
+    private const int MinimumPoolSize = 30;
+
+    /// <summary>
+    /// The data source of <paramref name="connectionString"/> (the embedded server without one);
+    /// its sessions carry <paramref name="applicationName"/> unless the string names one, so that
+    /// pg_stat_activity and the lock's holder show which command they belong to.
+    /// </summary>
+    public static async Task<NpgsqlDataSource> OpenAsync(string? connectionString, ILogger logger, CancellationToken cancellationToken, string applicationName = "bmm")
     {
         var resolved = string.IsNullOrWhiteSpace(connectionString)
             ? await EmbeddedPostgres.EnsureAsync(EmbeddedDatabase, logger, cancellationToken)
@@ -25,9 +33,31 @@ public static class ConnectionResolver
             // The message of ArgumentException names the bad keyword, never the value.
             throw new UsageException($"The connection string is malformed: {e.Message}", e);
         }
-        var dataSource = Build(builder);
+        builder.ApplicationName ??= applicationName;
+        if (Problem(builder) is { } problem) throw new UsageException($"The connection string is not usable: {problem}");
+        NpgsqlDataSource dataSource;
+        try
+        {
+            dataSource = Build(builder);
+        }
+        catch (ArgumentException e)
+        {
+            throw new UsageException($"The connection string is not usable: {e.Message}", e);
+        }
         await CheckReachableAsync(dataSource, builder, cancellationToken);
         return dataSource;
+    }
+
+    /// <summary>What Npgsql accepts in a connection string but fails on later, with a stack trace.</summary>
+    private static string? Problem(NpgsqlConnectionStringBuilder builder)
+    {
+        // Npgsql falls back to PGHOST only when Host is not given at all.
+        if (builder.Host is { } host ? string.IsNullOrWhiteSpace(host) : string.IsNullOrWhiteSpace(Environment.GetEnvironmentVariable("PGHOST")))
+            return "Host is missing or empty.";
+        if (builder.Port is < 1 or > 65535) return $"Port {builder.Port} is not a TCP port (1 to 65535).";
+        if (builder.MinPoolSize > Math.Max(builder.MaxPoolSize, MinimumPoolSize))
+            return $"Minimum Pool Size ({builder.MinPoolSize}) is above Maximum Pool Size ({Math.Max(builder.MaxPoolSize, MinimumPoolSize)}).";
+        return null;
     }
 
     /// <summary>
@@ -39,7 +69,7 @@ public static class ConnectionResolver
         builder.ApplicationName ??= "bmm";
         builder.PersistSecurityInfo = false;
         // A generous pool: the baselines run up to 10 upserts beside 5 batch pairs.
-        if (builder.MaxPoolSize < 30) builder.MaxPoolSize = 30;
+        if (builder.MaxPoolSize < MinimumPoolSize) builder.MaxPoolSize = MinimumPoolSize;
         // The job reads and sends only PostgreSQL's built-in types, whose identifiers Npgsql knows:
         // no catalog read when a connection opens (a few milliseconds of every run).
         return new NpgsqlSlimDataSourceBuilder(builder.ConnectionString) { Name = "bmm" }

@@ -105,7 +105,7 @@ public sealed class BackfillTests : IAsyncLifetime
         await using var held = await RunnerLock.TryAcquireAsync(_db.DataSource, TestContext.Current.CancellationToken);
         Assert.NotNull(held);
         var error = await Assert.ThrowsAsync<UsageException>(() => BackfillAsync(100));
-        Assert.Contains("holds the lock", error.Message, StringComparison.Ordinal);
+        Assert.Contains("holds the runner lock", error.Message, StringComparison.Ordinal);
         var exitCode = await CliApp.RunAsync(["backfill", "--connection", _db.ConnectionString], TextWriter.Null, TestContext.Current.CancellationToken);
         Assert.Equal(ExitCodes.Usage, exitCode);
     }

@@ -51,7 +51,11 @@ public static class BmmProcess
         Path.Combine(AppContext.BaseDirectory, arguments.Length > 0 && Bmm.Cli.CliApp.ToolCommands.Contains(arguments[0]) ? "bmm-tools" : "bmm");
 
     /// <summary>Starts a long-running command (follow, serve); the caller stops or kills it. Its output is discarded.</summary>
-    public static Process Start(string connection, IReadOnlyDictionary<string, string> environment, params string[] arguments)
+    public static Process Start(string connection, IReadOnlyDictionary<string, string> environment, params string[] arguments) =>
+        Start(connection, environment, errorLines: null, arguments);
+
+    /// <summary>As <see cref="Start(string, IReadOnlyDictionary{string, string}, string[])"/>, collecting its standard error's lines in <paramref name="errorLines"/>.</summary>
+    public static Process Start(string connection, IReadOnlyDictionary<string, string> environment, System.Collections.Concurrent.ConcurrentQueue<string>? errorLines, params string[] arguments)
     {
         var info = new ProcessStartInfo(Executable(arguments))
         {
@@ -64,7 +68,7 @@ public static class BmmProcess
         foreach (var (key, value) in environment) info.Environment[key] = value;
         var process = Process.Start(info)!;
         process.OutputDataReceived += (_, _) => { };
-        process.ErrorDataReceived += (_, _) => { };
+        process.ErrorDataReceived += (_, line) => { if (line.Data is not null) errorLines?.Enqueue(line.Data); };
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
         return process;

@@ -12,7 +12,7 @@ public abstract class FreshDatabaseTest : IAsyncLifetime
         Site = new Site(Db.DataSource);
     }
 
-    public ValueTask DisposeAsync()
+    public virtual ValueTask DisposeAsync()
     {
         GC.SuppressFinalize(this);
         return Db.DisposeAsync();

@@ -7,8 +7,8 @@ internal static class ReviewsMvSql
 {
     public const string LastRefresh = "SELECT refreshed_at FROM bmm.review_stats_refresh";
 
-    /// <summary>Readers of the view are not blocked while it is recomputed.</summary>
-    public const string RefreshView = "REFRESH MATERIALIZED VIEW CONCURRENTLY bmm.review_stats";
+    /// <summary>REFRESH ... CONCURRENTLY as the view's owner (the job's role is not; see 05_owner_tasks.sql).</summary>
+    public const string RefreshView = "SELECT bmm.refresh_review_stats()";
 
     public const string RecordRefresh = "UPDATE bmm.review_stats_refresh SET refreshed_at = @refreshed_at, duration_seconds = @seconds";
 

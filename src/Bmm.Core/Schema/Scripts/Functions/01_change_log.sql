@@ -7,8 +7,13 @@ CREATE OR REPLACE FUNCTION bmm.change_log_partition_width() RETURNS BIGINT
 
 -- Creates the partitions for the current xid range and the next `ahead` ones, skipping any
 -- range that already holds rows in the default partition (PostgreSQL would refuse it).
+-- Creating a partition needs ownership of the log, which the job's role does not have: this and
+-- maintain_change_log run as the schema's owner (SECURITY DEFINER, with a search_path that
+-- holds only the catalog, every object named with its schema). EXECUTE stays with PUBLIC: only
+-- roles granted USAGE on schema bmm (the job, the site's writers) can reach them, and all they
+-- can do is create the log's next partitions and discard what every consumer has passed.
 CREATE OR REPLACE FUNCTION bmm.ensure_change_log_partitions(ahead INTEGER) RETURNS INTEGER
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     width   BIGINT := bmm.change_log_partition_width();
     current BIGINT := pg_snapshot_xmax(pg_current_snapshot())::text::bigint / width;
@@ -35,7 +40,7 @@ $$;
 -- Best effort under a short lock timeout, so that it never queues in front of the site's writers:
 -- what is busy is left for the next run. Returns what it did.
 CREATE OR REPLACE FUNCTION bmm.maintain_change_log() RETURNS SETOF TEXT
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     width BIGINT := bmm.change_log_partition_width();
     low   BIGINT := (SELECT min(xid) FROM bmm.consumer);

@@ -466,7 +466,7 @@ BEGIN
     INSERT INTO bmm.inc_overflow (model_id, base_model, downloads, images)
     SELECT model_id, base_model, downloads, images FROM bmm.inc_bootstrap_pair
     WHERE downloads NOT BETWEEN 0 AND 2147483647 OR images NOT BETWEEN 0 AND 2147483647;
-    ANALYZE bmm.inc_version, bmm.inc_review, bmm.inc_thumb, bmm.inc_bootstrap_pair;
+    PERFORM bmm.analyze_incremental_state();
 END;
 $$;
 
