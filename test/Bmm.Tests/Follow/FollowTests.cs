@@ -21,7 +21,7 @@ public sealed class FollowTests : FreshDatabaseTest
         WHERE (l.xid, l.kind, l.row_id) > (c.xid, c.kind, c.row_id)
         """;
 
-    private sealed class RunningFollower(Task task, CancellationTokenSource stop, NpgsqlDataSource pool) : IAsyncDisposable
+    private sealed class RunningFollower(Task task, CancellationTokenSource stop, NpgsqlDataSource? pool) : IAsyncDisposable
     {
         public Task Task => task;
 
@@ -30,21 +30,23 @@ public sealed class FollowTests : FreshDatabaseTest
             await stop.CancelAsync();
             await task;
             stop.Dispose();
-            await pool.DisposeAsync();
+            if (pool is not null) await pool.DisposeAsync();
         }
     }
 
     /// <summary>
-    /// A follower with a pool of its own, as a `bmm follow` process has: the test's reads once met
-    /// connections of a pool shared with a follower being stopped in states Npgsql could not read
-    /// (a canceled socket read, an out-of-range index in its data reader).
+    /// A follower with a pool of its own, as a `bmm follow` process has, or (<paramref name="sharedPool"/>)
+    /// on the pool of the test's writers and reads, as `follow` shares one between its listener, lock,
+    /// applies, maintenance and /metrics. A reader disposed twice by maintenance once made the shared
+    /// pool's connections unreadable to the other callers; the tests gave followers pools of their own then.
     /// </summary>
-    private RunningFollower StartFollower(double pollSeconds, double reconcileSeconds = 3600, bool rebuild = false)
+    private RunningFollower StartFollower(double pollSeconds, double reconcileSeconds = 3600, bool rebuild = false, bool sharedPool = false)
     {
         var stop = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);
-        var options = new FollowOptions { PollSeconds = pollSeconds, ReconcileSeconds = reconcileSeconds };
-        var pool = NpgsqlDataSource.Create(Db.ConnectionString);
-        var follower = new Follower(pool, Db.Options, options, TimeProvider.System, NullLogger.Instance, Db.Metrics);
+        // On the shared pool, maintenance runs often, beside everything else.
+        var options = new FollowOptions { PollSeconds = pollSeconds, ReconcileSeconds = reconcileSeconds, MaintenanceSeconds = sharedPool ? 0.5 : 60 };
+        var pool = sharedPool ? null : NpgsqlDataSource.Create(Db.ConnectionString);
+        var follower = new Follower(pool ?? Db.DataSource, Db.Options, options, TimeProvider.System, NullLogger.Instance, Db.Metrics);
         return new RunningFollower(Task.Run(() => follower.RunAsync(rebuild, stop.Token)), stop, pool);
     }
 
@@ -99,7 +101,7 @@ public sealed class FollowTests : FreshDatabaseTest
     public async Task Concurrent_writers_long_and_rolled_back_transactions_end_equal_to_the_oracle()
     {
         await PopulateAsync();
-        await using (var follower = StartFollower(pollSeconds: 0.2, reconcileSeconds: 0.3))
+        await using (var follower = StartFollower(pollSeconds: 0.2, reconcileSeconds: 0.3, sharedPool: true))
         {
             await WaitUntilBootstrappedAsync();
             var writers = Enumerable.Range(0, 4).Select(w => Task.Run(() => WriteRandomlyAsync(seed: 1_000 + w, transactions: 40))).ToArray();

@@ -58,6 +58,43 @@ public sealed class CaptureRaceTests : FreshDatabaseTest
         Assert.Equal(0, await Db.ScalarAsync<long>("""SELECT count(*) FROM "ModelBaseModelMetric" WHERE "modelId" = 1"""));
     }
 
+    /// <summary>
+    /// The site's publish trigger inserts a pair's row with the model's columns as its writer sees
+    /// them; a model edit that commits before that writer does cannot see the row to update it.
+    /// The edit's own change is applied while the publisher is still open (its transaction id is
+    /// older), so only the version's change, applied later, can bring the row the model's columns.
+    /// Found by the generated concurrent invariant (seed be0kE2rzOYZ1) for incremental.
+    /// </summary>
+    [Theory]
+    [InlineData("setbased")]
+    [InlineData("incremental")]
+    public async Task A_version_published_while_an_edit_of_its_model_commits_gets_the_models_columns(string strategy)
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await Site.Model(3);
+        await Site.Version(30, 3, "SDXL 1.0");
+        await Site.Metric(30, 10, 1);
+        await RunAsync(strategy, "before");
+
+        await using var editorConnection = await Db.DataSource.OpenConnectionAsync(ct);
+        await using var publisherConnection = await Db.DataSource.OpenConnectionAsync(ct);
+        await using var editor = await editorConnection.BeginTransactionAsync(ct);
+        await using var publisher = await publisherConnection.BeginTransactionAsync(ct);
+        await ExecuteAsync(editor, "SELECT pg_current_xact_id()");
+        await ExecuteAsync(publisher, """INSERT INTO "ModelVersion" ("id", "modelId", "name", "baseModel", "status") VALUES (31, 3, 'v', 'Pony', 'Published')""");
+        await ExecuteAsync(editor, """UPDATE "Model" SET "status" = 'Draft', "nsfwLevel" = 9 WHERE "id" = 3""");
+        await editor.CommitAsync(ct);
+        await RunAsync(strategy, "between the commits");
+        await publisher.CommitAsync(ct);
+        await RunAsync(strategy, "after both");
+
+        await Db.AssertMatchesOracleAsync("after both");
+        if (strategy == "incremental") await Db.AssertIncrementalStateMatchesAsync("after both");
+        Assert.Equal("Draft 9", await Db.ScalarAsync<string>("""
+            SELECT concat_ws(' ', "status", "nsfwLevel") FROM "ModelBaseModelMetric" WHERE "modelId" = 3 AND "baseModel" = 'Pony'
+            """));
+    }
+
     private async Task RunAsync(string strategy, string step)
     {
         var report = await Db.RunAsync(strategy);

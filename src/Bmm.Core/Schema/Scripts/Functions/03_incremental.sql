@@ -400,10 +400,14 @@ BEGIN
         v_models := '{}'; v_bases := '{}';
     END IF;
 
+    -- The models a version row names are written whole, as edited models are: the site's publish
+    -- trigger inserts a pair's row with the model's columns as its writer saw them, and a model
+    -- edit committing between that insert and its commit cannot see the row to update it. Read
+    -- here, once both have committed, the model's columns are current.
     SELECT a.inserted, a.updated, a.deleted, a.unchanged, a.clamped, a.models, a.anomalies
     INTO inserted, updated, deleted, unchanged, clamped, models, anomalies
     FROM bmm.inc_apply_changes(to_xid, to_kind, to_row, m_versions, m_downloads, m_images,
-        v_versions, v_models, v_bases, r_reviews, o_models, '{}') a;
+        v_versions, v_models, v_bases, r_reviews, ARRAY(SELECT DISTINCT x FROM unnest(o_models || v_models) AS x), '{}') a;
 END;
 $$;
 
