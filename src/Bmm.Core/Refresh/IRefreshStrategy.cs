@@ -38,10 +38,11 @@ public interface IRefreshStrategy
     Reconciliation Reconciliation { get; }
 
     /// <summary>
-    /// Brings the table up to date with the changes it can see. Called under the runner lock,
-    /// never for two strategies at once.
+    /// Brings the table up to date with the changes it can see, adding to <paramref name="result"/>
+    /// what each transaction did once it committed, so that a run that fails midway still reports
+    /// what it committed. Called under the runner lock, never for two strategies at once.
     /// </summary>
-    Task<RefreshResult> RefreshAsync(RefreshContext context, CancellationToken cancellationToken);
+    Task RefreshAsync(RefreshContext context, RefreshResult result, CancellationToken cancellationToken);
 
     /// <summary>Re-derives drifted models from the site's tables as this strategy keeps them, in the caller's transaction.</summary>
     Task<WriteCounts> RepairAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, int[] modelIds, CancellationToken cancellationToken);

@@ -63,16 +63,17 @@ public sealed class RefreshRunner(NpgsqlDataSource dataSource, JobOptions option
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, runnerLock.Lost);
         var context = new RefreshContext(dataSource, options, time, logger, metrics);
         var started = Stopwatch.GetTimestamp();
-        RefreshResult? result = null;
+        // What committed, however the run ends: a failed run reports it too.
+        var result = new RefreshResult();
         Exception? error = null;
         try
         {
-            result = await strategy.RefreshAsync(context, linked.Token);
+            await strategy.RefreshAsync(context, result, linked.Token);
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
             // Stopped from outside (SIGINT, SIGTERM): the history says so, and the stop goes on.
-            await RecordAsync(runId, "cancelled", null, null, CancellationToken.None);
+            await RecordAsync(runId, "cancelled", result, null, CancellationToken.None);
             throw;
         }
         catch (Exception e)
@@ -89,14 +90,11 @@ public sealed class RefreshRunner(NpgsqlDataSource dataSource, JobOptions option
         var tags = new KeyValuePair<string, object?>[] { new("strategy", strategy.Name), new("outcome", outcome.ToString().ToLowerInvariant()) };
         metrics.Runs.Add(1, tags);
         metrics.RunDuration.Record(seconds, tags);
-        if (result is not null)
-        {
-            foreach (var (phase, phaseSeconds) in result.PhaseSeconds)
-                metrics.PhaseDuration.Record(phaseSeconds, new("strategy", strategy.Name), new("phase", phase));
-            metrics.RecordWork(tags[0], result.AffectedModels, result.Inserted, result.Updated, result.Deleted, result.Unchanged);
-        }
+        foreach (var (phase, phaseSeconds) in result.PhaseSeconds)
+            metrics.PhaseDuration.Record(phaseSeconds, new("strategy", strategy.Name), new("phase", phase));
+        metrics.RecordWork(tags[0], result.AffectedModels, result.Inserted, result.Updated, result.Deleted, result.Unchanged);
         if (error is null)
-            Log.RunFinished(logger, runId, strategy.Name, result!.AffectedModels, result.Batches, result.Inserted, result.Updated, result.Deleted, result.Unchanged, seconds);
+            Log.RunFinished(logger, runId, strategy.Name, result.AffectedModels, result.Batches, result.Inserted, result.Updated, result.Deleted, result.Unchanged, seconds);
         else
             Log.RunFailed(logger, error, runId, strategy.Name);
         return new RunReport(outcome, strategy.Name, runId, result, seconds, error);

@@ -60,7 +60,9 @@ internal static class RunCommand
             case RunOutcome.Failed:
                 Console.Error.WriteLine($"Run {report.RunId} ({report.Strategy}) failed after {report.Seconds:F2}s: {Database.Errors.Describe(report.Error!)}");
                 Console.Error.WriteLine("The position and the table are as the last committed batch left them; the next run redoes the rest.");
-                return;
+                if (report.Result is not { Batches: > 0 }) return;
+                Console.WriteLine("Committed before the failure:");
+                break;
         }
         var r = report.Result!;
         var table = new Table().AddColumns("", "");

@@ -175,12 +175,11 @@ public sealed class SleepStrategy(double seconds) : IRefreshStrategy
     public Task<WriteCounts> RepairAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, int[] modelIds, CancellationToken cancellationToken) =>
         Recomputer.RefreshModelsAsync(connection, transaction, modelIds, Recount.Everything, cancellationToken);
 
-    public async Task<RefreshResult> RefreshAsync(RefreshContext context, CancellationToken cancellationToken)
+    public async Task RefreshAsync(RefreshContext context, RefreshResult result, CancellationToken cancellationToken)
     {
         await using var command = context.DataSource.CreateCommand("SELECT pg_sleep(@seconds)");
         command.Parameters.AddWithValue("seconds", seconds);
         await command.ExecuteNonQueryAsync(cancellationToken);
-        return new RefreshResult();
     }
 }
 
@@ -193,5 +192,5 @@ public sealed class NoopStrategy : IRefreshStrategy
     public Reconciliation Reconciliation => Reconciliation.None;
     public Task<WriteCounts> RepairAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, int[] modelIds, CancellationToken cancellationToken) =>
         Recomputer.RefreshModelsAsync(connection, transaction, modelIds, Recount.Everything, cancellationToken);
-    public Task<RefreshResult> RefreshAsync(RefreshContext context, CancellationToken cancellationToken) => Task.FromResult(new RefreshResult());
+    public Task RefreshAsync(RefreshContext context, RefreshResult result, CancellationToken cancellationToken) => Task.CompletedTask;
 }

@@ -123,7 +123,7 @@ public sealed class ServeTests : IAsyncLifetime
         public Reconciliation Reconciliation => Reconciliation.None;
         public Task<WriteCounts> RepairAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, int[] modelIds, CancellationToken cancellationToken) =>
             Recomputer.RefreshModelsAsync(connection, transaction, modelIds, Recount.Everything, cancellationToken);
-        public Task<RefreshResult> RefreshAsync(RefreshContext context, CancellationToken cancellationToken) =>
+        public Task RefreshAsync(RefreshContext context, RefreshResult result, CancellationToken cancellationToken) =>
             throw new InvalidOperationException("This strategy always fails.");
     }
 }

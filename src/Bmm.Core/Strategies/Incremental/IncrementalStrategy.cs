@@ -30,9 +30,8 @@ public sealed class IncrementalStrategy : IRefreshStrategy
     public Task<WriteCounts> RepairAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, int[] modelIds, CancellationToken cancellationToken) =>
         IncrementalState.RepairAsync(connection, transaction, modelIds, cancellationToken);
 
-    public async Task<RefreshResult> RefreshAsync(RefreshContext context, CancellationToken cancellationToken)
+    public async Task RefreshAsync(RefreshContext context, RefreshResult result, CancellationToken cancellationToken)
     {
-        var result = new RefreshResult();
         var budget = Stopwatch.StartNew();
         await BootstrapIfNeededAsync(context, result, cancellationToken);
         await ApplyQueuedAsync(context, result, cancellationToken);
@@ -43,7 +42,6 @@ public sealed class IncrementalStrategy : IRefreshStrategy
         if (result.Batches > 0)
             await result.TimeAsync("maintenance", () => ChangeLog.MaintainAsync(context.DataSource, context.Logger, cancellationToken));
         result.Watermark = position?.ToString();
-        return result;
     }
 
     /// <summary>Builds the state from a snapshot when this database has none yet.</summary>

@@ -41,8 +41,8 @@ public sealed class Phase1Strategy : IRefreshStrategy
     public Task<WriteCounts> RepairAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, int[] modelIds, CancellationToken cancellationToken) =>
         Recomputer.RefreshModelsAsync(connection, transaction, modelIds, Recount.Everything, cancellationToken);
 
-    public Task<RefreshResult> RefreshAsync(RefreshContext context, CancellationToken cancellationToken) =>
-        BaselineSteps.RunAsync(context, new ArrayQueue(), async (affected, result) =>
+    public Task RefreshAsync(RefreshContext context, RefreshResult result, CancellationToken cancellationToken) =>
+        BaselineSteps.RunAsync(context, result, new ArrayQueue(), async (affected, result) =>
         {
             var batches = affected.Chunk(BatchSize).ToArray();
             var merged = new List<PairStats>[batches.Length];

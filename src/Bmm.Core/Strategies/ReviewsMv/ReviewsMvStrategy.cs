@@ -44,9 +44,8 @@ public sealed class ReviewsMvStrategy : IRefreshStrategy
 
     public string Description => "Baseline: the plan's Option C, thumbs-up counts from a materialized view refreshed every Job:ReviewsMvRefreshMinutes (stale in between).";
 
-    public async Task<RefreshResult> RefreshAsync(RefreshContext context, CancellationToken cancellationToken)
+    public async Task RefreshAsync(RefreshContext context, RefreshResult result, CancellationToken cancellationToken)
     {
-        var result = new RefreshResult();
         var budget = Stopwatch.StartNew();
         // Registered on first use where setbased is, so that switching strategies loses nothing.
         await context.Transactions.RunAsync(async (connection, transaction, ct) =>
@@ -67,7 +66,6 @@ public sealed class ReviewsMvStrategy : IRefreshStrategy
         await Pipeline.RunAsync(context, result, budget, cancellationToken);
         // After the pipeline, which has already brought the models it recomputed in line with the view.
         if (refreshSeconds is { } seconds) await ConvergeAsync(context, result, now, seconds, cancellationToken);
-        return result;
     }
 
     private static async Task<double> RefreshViewAsync(RefreshContext context, RefreshResult result, CancellationToken cancellationToken)

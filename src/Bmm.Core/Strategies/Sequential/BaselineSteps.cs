@@ -32,10 +32,9 @@ internal static class BaselineSteps
     /// The run both baselines share: affected models from the watermark and the queue, the
     /// strategy's aggregation, the upsert, then the new watermark and the cleared queue.
     /// </summary>
-    public static async Task<RefreshResult> RunAsync(RefreshContext context, IQueueAccess queueAccess,
+    public static async Task RunAsync(RefreshContext context, RefreshResult result, IQueueAccess queueAccess,
         Func<int[], RefreshResult, Task<List<PairStats>>> aggregate, int upsertChunkSize, CancellationToken cancellationToken)
     {
-        var result = new RefreshResult();
         var dataSource = context.DataSource;
         // The watermark is the run's start on the job's clock, not the database's. Flaw: the next
         // window opens here, so a slow run widens the next one, which makes it slower still.
@@ -60,7 +59,6 @@ internal static class BaselineSteps
             if (queue.Length > 0) await queueAccess.ClearQueueAsync(dataSource, queue, cancellationToken);
         });
         result.Watermark = Describe(runStart);
-        return result;
     }
 
     /// <summary>The start of the last successful run; the epoch when there was none.</summary>

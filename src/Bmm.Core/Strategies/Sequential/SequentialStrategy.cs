@@ -41,8 +41,8 @@ public sealed class SequentialStrategy : IRefreshStrategy
     public Task<WriteCounts> RepairAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, int[] modelIds, CancellationToken cancellationToken) =>
         Recomputer.RefreshModelsAsync(connection, transaction, modelIds, Recount.Everything, cancellationToken);
 
-    public Task<RefreshResult> RefreshAsync(RefreshContext context, CancellationToken cancellationToken) =>
-        BaselineSteps.RunAsync(context, new PerIdQueue(), async (affected, result) =>
+    public Task RefreshAsync(RefreshContext context, RefreshResult result, CancellationToken cancellationToken) =>
+        BaselineSteps.RunAsync(context, result, new PerIdQueue(), async (affected, result) =>
         {
             var rows = new List<PairStats>();
             foreach (var batch in affected.Chunk(BatchSize))

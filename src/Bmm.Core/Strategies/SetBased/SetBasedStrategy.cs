@@ -25,12 +25,8 @@ public sealed class SetBasedStrategy : IRefreshStrategy
 
     private static readonly SweepPipeline Pipeline = new("setbased", ChangeLog.SetBasedConsumer, Recomputer.RefreshModelsAsync);
 
-    public async Task<RefreshResult> RefreshAsync(RefreshContext context, CancellationToken cancellationToken)
-    {
-        var result = new RefreshResult();
+    public async Task RefreshAsync(RefreshContext context, RefreshResult result, CancellationToken cancellationToken) =>
         await Pipeline.RunAsync(context, result, Stopwatch.StartNew(), cancellationToken);
-        return result;
-    }
 
     /// <summary>Drifted models are recomputed from the site's tables, every pair recounted.</summary>
     public Task<WriteCounts> RepairAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, int[] modelIds, CancellationToken cancellationToken) =>
