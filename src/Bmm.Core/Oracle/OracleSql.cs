@@ -60,9 +60,7 @@ internal static class OracleSql
     /// </summary>
     public const string DiffWithPending = DiffOf + """
         , pending AS MATERIALIZED (
-            SELECT p.model_id
-            FROM bmm.consumer c, bmm.changed_pairs(c.xid, c.kind, c.row_id, 9223372036854775807, true) p
-            WHERE c.name = @consumer
+            SELECT p.model_id FROM bmm.pending_models(@consumer) AS p (model_id)
             UNION
             SELECT q.model_id FROM bmm.model_queue q
         )

@@ -15,13 +15,22 @@ public sealed record RunHistoryRow(long Id, string Strategy, DateTime StartedAt,
 /// </summary>
 public static class JobControl
 {
-    /// <summary>Marks runs that never finished as abandoned; only a runner holding the lock may call it (no run of its own is open).</summary>
-    public static async Task AbandonDeadRunsAsync(NpgsqlDataSource dataSource, ILogger logger, CancellationToken cancellationToken)
+    /// <summary>
+    /// Records a run's start and returns its id, marking the runs that never finished abandoned
+    /// (logged). Only a runner holding the lock may call it: then no other run is open.
+    /// </summary>
+    public static async Task<long> StartRunAsync(NpgsqlDataSource dataSource, string strategy, ILogger logger, CancellationToken cancellationToken)
     {
-        await using var command = dataSource.CreateCommand(JobControlSql.AbandonDeadRuns);
+        await using var command = dataSource.CreateCommand(JobControlSql.StartRun);
+        command.Parameters.AddWithValue("strategy", strategy);
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        long runId = 0;
         while (await reader.ReadAsync(cancellationToken))
-            Log.RunAbandoned(logger, reader.GetInt64(0), reader.GetString(1), reader.GetDateTime(2));
+        {
+            runId = reader.GetInt64(0);
+            if (!reader.IsDBNull(1)) Log.RunAbandoned(logger, reader.GetInt64(1), reader.GetString(2), reader.GetDateTime(3));
+        }
+        return runId;
     }
 
     public static async Task<bool> IsPausedAsync(NpgsqlDataSource dataSource, CancellationToken cancellationToken)

@@ -7,20 +7,23 @@ internal static class JobControlSql
 
     public const string SetPaused = "UPDATE bmm.control SET paused = @paused, changed_at = now()";
 
-    public const string StartRun = """
-        INSERT INTO bmm.run_history (strategy, started_at, outcome) VALUES (@strategy, now(), 'running')
-        RETURNING id
-        """;
-
     /// <summary>
-    /// Runs still 'running' when a runner has just taken the lock: their process stopped without
-    /// recording an end (killed, its host gone). Marked abandoned, finished_at the time they were found.
+    /// A new run's row, in one statement with the runs still 'running' when a runner has just taken
+    /// the lock: their process stopped without recording an end (killed, its host gone). Those are
+    /// marked abandoned, finished_at the time they were found (the statement's snapshot does not see
+    /// its own new row). One row per abandoned run, or one with nulls: the new run's id first.
     /// </summary>
-    public const string AbandonDeadRuns = """
-        UPDATE bmm.run_history SET outcome = 'abandoned', finished_at = now(),
-            error = 'Its process stopped without recording an end; found by the next runner.'
-        WHERE outcome = 'running'
-        RETURNING id, strategy, started_at
+    public const string StartRun = """
+        WITH abandoned AS (
+            UPDATE bmm.run_history SET outcome = 'abandoned', finished_at = now(),
+                error = 'Its process stopped without recording an end; found by the next runner.'
+            WHERE outcome = 'running'
+            RETURNING id, strategy, started_at
+        ), started AS (
+            INSERT INTO bmm.run_history (strategy, started_at, outcome) VALUES (@strategy, now(), 'running')
+            RETURNING id
+        )
+        SELECT s.id, a.id, a.strategy, a.started_at FROM started s LEFT JOIN abandoned a ON true
         """;
 
     public const string FinishRun = """

@@ -51,14 +51,8 @@ public sealed class RefreshRunner(NpgsqlDataSource dataSource, JobOptions option
         }
 
         await StateKeepers.ForgetOthersAsync(dataSource, strategies, strategy.Name, logger, cancellationToken);
-        await JobControl.AbandonDeadRunsAsync(dataSource, logger, cancellationToken);
 
-        long runId;
-        await using (var start = dataSource.CreateCommand(JobControlSql.StartRun))
-        {
-            start.Parameters.AddWithValue("strategy", strategy.Name);
-            runId = (long)(await start.ExecuteScalarAsync(cancellationToken))!;
-        }
+        var runId = await JobControl.StartRunAsync(dataSource, strategy.Name, logger, cancellationToken);
 
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, runnerLock.Lost);
         var context = new RefreshContext(dataSource, options, time, logger, metrics);

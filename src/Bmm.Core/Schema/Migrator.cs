@@ -82,7 +82,13 @@ public static class Migrator
     public static async Task RequireJobSchemaAsync(NpgsqlDataSource dataSource, CancellationToken cancellationToken)
     {
         await RequireSiteTablesAsync(dataSource, cancellationToken);
-        switch (await JobSchemaAsync(dataSource, cancellationToken))
+        Require(await JobSchemaAsync(dataSource, cancellationToken));
+    }
+
+    /// <summary>Fails with one sentence unless <paramref name="schema"/> is this version's.</summary>
+    public static void Require(JobSchema schema)
+    {
+        switch (schema)
         {
             case JobSchema.Missing:
                 throw new UsageException("The job's objects (schema bmm) are not installed in this database: run `bmm migrate` first.");
@@ -102,8 +108,12 @@ public static class Migrator
         return installed == SchemaSql.ScriptsVersionComment(ScriptsHash()) ? JobSchema.Current : JobSchema.OtherVersion;
     }
 
-    /// <summary>A short hash of every embedded script: names databases built from this schema version.</summary>
-    public static string ScriptsHash()
+    /// <summary>A short hash of every embedded script: names databases built from this schema version, and is checked at every command's start.</summary>
+    public static string ScriptsHash() => Hash.Value;
+
+    private static readonly Lazy<string> Hash = new(HashScripts);
+
+    private static string HashScripts()
     {
         var assembly = Assembly.GetExecutingAssembly();
         using var hash = System.Security.Cryptography.IncrementalHash.CreateHash(System.Security.Cryptography.HashAlgorithmName.SHA256);

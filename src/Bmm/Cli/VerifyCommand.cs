@@ -22,9 +22,10 @@ internal static class VerifyCommand
             IRefreshStrategy? keeper = null;
             // A site database without the job's objects is compared strictly (nothing can be
             // pending there); a repair needs them.
-            if (doRepair || await Migrator.JobSchemaAsync(dataSource, token) != JobSchema.Missing)
+            var schema = await Migrator.JobSchemaAsync(dataSource, token);
+            if (doRepair || schema != JobSchema.Missing)
             {
-                await Migrator.RequireJobSchemaAsync(dataSource, token);
+                Migrator.Require(schema);
                 // The strategy that keeps the table: one whose state is here (so that the state is
                 // repaired with the rows), else the configured one. What its consumer has not
                 // applied yet is pending, not drift.

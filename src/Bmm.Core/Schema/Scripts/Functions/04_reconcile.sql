@@ -1,3 +1,13 @@
+-- The models that changes captured past @consumer_name's position name (whatever their versions'
+-- status): the job has not applied them yet, so a difference there is pending, not drift. For
+-- reconciliation and for verify on a live database.
+CREATE OR REPLACE FUNCTION bmm.pending_models(consumer_name TEXT) RETURNS SETOF INTEGER
+LANGUAGE sql STABLE AS $$
+    SELECT p.model_id
+    FROM bmm.consumer c, bmm.changed_pairs(c.xid, c.kind, c.row_id, 9223372036854775807, true) p
+    WHERE c.name = consumer_name
+$$;
+
 -- Compares the models with ids in [low, high) with a recomputation from the site's tables, at the
 -- point this transaction sees: the visible rows always, and with include_state the incremental
 -- state too (placements, reviews, multiplicities, the true sums kept aside). Models that changes
@@ -8,8 +18,8 @@ RETURNS TABLE (model_id INTEGER, kind TEXT, sample TEXT)
 LANGUAGE sql STABLE AS $$
     WITH pending AS (
         SELECT DISTINCT p.model_id
-        FROM bmm.consumer c, bmm.changed_pairs(c.xid, c.kind, c.row_id, 9223372036854775807, true) p
-        WHERE c.name = consumer_name AND p.model_id >= low AND p.model_id < high
+        FROM bmm.pending_models(consumer_name) AS p (model_id)
+        WHERE p.model_id >= low AND p.model_id < high
     ), versions AS (
         -- From the models' primary key: the site indexes versions by model with a hash index,
         -- which serves lookups, not ranges. A version's model always exists (foreign key).
