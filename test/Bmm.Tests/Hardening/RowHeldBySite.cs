@@ -4,9 +4,9 @@ using Npgsql;
 namespace Bmm.Tests.Hardening;
 
 /// <summary>
-/// A run caught in the middle of its work: model 1 has a change pending, and a site transaction
-/// holds model 1's row of the table, which the run must write; the run waits there until the
-/// transaction ends (or the test does something to it meanwhile).
+/// A run caught in the middle of its work: models 1 to n have a change pending, and a site
+/// transaction holds model n's row of the table, which the run must write; the run waits there
+/// (having done the models before it) until the transaction ends, or the test does something to it.
 /// </summary>
 internal sealed class RowHeldBySite : IAsyncDisposable
 {
@@ -22,19 +22,25 @@ internal sealed class RowHeldBySite : IAsyncDisposable
         _transaction = transaction;
     }
 
-    /// <summary>Model 1 applied once, changed again, and its row held.</summary>
-    public static async Task<RowHeldBySite> HoldAsync(TestDatabase db, Site site)
+    /// <summary>Models 1 to <paramref name="models"/> (version 10 × model) applied once and changed again (to 6 downloads); the last one's row held.</summary>
+    public static async Task<RowHeldBySite> HoldAsync(TestDatabase db, Site site, int models = 1)
     {
         var ct = TestContext.Current.CancellationToken;
-        await site.Model(1);
-        await site.Version(10, 1, "SDXL 1.0");
-        await site.Metric(10, 5, 1);
+        for (var model = 1; model <= models; model++)
+        {
+            await site.Model(model);
+            await site.Version(model * 10, model, "SDXL 1.0");
+            await site.Metric(model * 10, 5, 1);
+        }
         await db.RunAsync();
-        await site.Metric(10, 6, 1);
+        for (var model = 1; model <= models; model++) await site.Metric(model * 10, 6, 1);
         var connection = await db.DataSource.OpenConnectionAsync(ct);
         var transaction = await connection.BeginTransactionAsync(ct);
-        await using (var hold = new NpgsqlCommand("""SELECT 1 FROM "ModelBaseModelMetric" WHERE "modelId" = 1 FOR UPDATE""", connection, transaction))
+        await using (var hold = new NpgsqlCommand("""SELECT 1 FROM "ModelBaseModelMetric" WHERE "modelId" = @model FOR UPDATE""", connection, transaction))
+        {
+            hold.Parameters.AddWithValue("model", models);
             await hold.ExecuteNonQueryAsync(ct);
+        }
         return new RowHeldBySite(connection, transaction);
     }
 
