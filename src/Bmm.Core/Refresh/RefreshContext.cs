@@ -16,4 +16,6 @@ public sealed class RefreshContext(NpgsqlDataSource dataSource, JobOptions optio
     public ILogger Logger { get; } = logger;
     public JobMetrics Metrics { get; } = metrics;
     public Transactions Transactions { get; } = new(dataSource, options, logger, metrics);
+    /// <summary>The ClickHouse mirror, for the clickhouse strategy; null where none was configured or started.</summary>
+    public ClickHouse.ClickHouseMirror? ClickHouse { get; init; }
 }

@@ -24,8 +24,9 @@ public sealed record RunReport(RunOutcome Outcome, string Strategy, long RunId, 
 /// bmm.run_history and the metrics. Every strategy goes through here; <paramref name="strategies"/>
 /// are all of them, whose state another strategy's writes may invalidate.
 /// </summary>
+/// <paramref name="clickHouse"/> is the mirror of the clickhouse strategy, where one is configured.
 public sealed class RefreshRunner(NpgsqlDataSource dataSource, JobOptions options, TimeProvider time, ILogger logger, JobMetrics metrics,
-    IReadOnlyCollection<IRefreshStrategy> strategies)
+    IReadOnlyCollection<IRefreshStrategy> strategies, ClickHouse.ClickHouseMirror? clickHouse = null)
 {
     public Task<RunReport> RunOnceAsync(IRefreshStrategy strategy, CancellationToken cancellationToken) =>
         RunOnceAsync(strategy, null, cancellationToken);
@@ -55,7 +56,7 @@ public sealed class RefreshRunner(NpgsqlDataSource dataSource, JobOptions option
         var runId = await JobControl.StartRunAsync(dataSource, strategy.Name, logger, cancellationToken);
 
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, runnerLock.Lost);
-        var context = new RefreshContext(dataSource, options, time, logger, metrics);
+        var context = new RefreshContext(dataSource, options, time, logger, metrics) { ClickHouse = clickHouse };
         var started = Stopwatch.GetTimestamp();
         // What committed, however the run ends: a failed run reports it too.
         var result = new RefreshResult();

@@ -1,5 +1,6 @@
 using Bmm.Configuration;
 using Bmm.Refresh;
+using Bmm.Strategies.ClickHouse;
 using Bmm.Strategies.Incremental;
 using Bmm.Strategies.Phase1;
 using Bmm.Strategies.ReviewsMv;
@@ -19,6 +20,7 @@ public static class StrategyCatalog
         new ReviewsMvStrategy(),
         new Phase1Strategy(),
         new SequentialStrategy(),
+        new ClickHouseStrategy(),
     ];
 
     public static IEnumerable<string> Names => All.Select(s => s.Name).Order(StringComparer.Ordinal);

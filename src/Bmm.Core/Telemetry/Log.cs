@@ -100,4 +100,14 @@ internal static partial class Log
 
     [LoggerMessage(6003, LogLevel.Information, "Backfill finished: {Models} models in {Batches} batches, {Inserted} inserted, {Updated} updated, {Deleted} deleted, {Unchanged} unchanged in {Seconds:F1}s")]
     public static partial void BackfillFinished(ILogger logger, long models, int batches, long inserted, long updated, long deleted, long unchanged, double seconds);
+
+    // 7xxx: the ClickHouse mirror (category Bmm.Refresh, or Bmm.ClickHouse for its commands)
+    [LoggerMessage(7000, LogLevel.Information, "ClickHouse load: {Rows} {Table} copied")]
+    public static partial void ClickHouseLoadProgress(ILogger logger, string table, long rows);
+
+    [LoggerMessage(7001, LogLevel.Warning, "ClickHouse holds no complete mirror of this database at {Endpoint}: loading it from one snapshot")]
+    public static partial void ClickHouseMirrorMissing(ILogger logger, string endpoint);
+
+    [LoggerMessage(7002, LogLevel.Information, "ClickHouse loaded: {Versions} versions and {Reviews} reviews in {Seconds:F1}s; the log is replayed from xid {StartXid}")]
+    public static partial void ClickHouseLoaded(ILogger logger, long versions, long reviews, long startXid, double seconds);
 }

@@ -21,6 +21,7 @@ public static class CliApp
                      MigrateCommand.Create(), RunCommand.Create(), VerifyCommand.Create(), StatusCommand.Create(),
                      ControlCommands.Enqueue(), ControlCommands.Pause(), ControlCommands.Resume(), ControlCommands.DropConsumer(),
                      ServeCommand.Create(), FollowCommand.Create(), BackfillCommand.Create(),
+                     ClickHouseCommand.Create(),
                  })
             root.Subcommands.Add(command);
         foreach (var command in tools ?? ToolCommands.Select(ElsewhereCommand).ToList())

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Diagnostics.CodeAnalysis;
+using Bmm.ClickHouse;
 using Bmm.Configuration;
 using Bmm.Database;
 using Bmm.Hosting;
@@ -23,6 +24,7 @@ internal sealed class CommandEnvironment : IAsyncDisposable
 {
     private NpgsqlDataSource? _dataSource;
     private JobOptions? _job;
+    private ClickHouseMirror? _clickHouse;
 
     /// <summary>What the command's sessions are called in pg_stat_activity, e.g. "bmm follow".</summary>
     private readonly string _applicationName;
@@ -47,7 +49,7 @@ internal sealed class CommandEnvironment : IAsyncDisposable
     /// <summary>What the hosts of serve and follow take from the command: the database once opened, the metrics, the clock, the logging.</summary>
     public JobHostParts HostParts => new(
         () => _dataSource ?? throw new InvalidOperationException("The database is opened before the host starts."),
-        Metrics, Time, logging => ConfigureLogging(logging, Configuration));
+        Metrics, Time, logging => ConfigureLogging(logging, Configuration), () => _clickHouse);
 
     /// <summary>The Connection setting (--connection, BMM_CONNECTION, the file); null or empty for the embedded server.</summary>
     public string? Connection => Configuration["Connection"];
@@ -155,7 +157,43 @@ internal sealed class CommandEnvironment : IAsyncDisposable
         {
             throw new UsageException($"The configuration of Job is invalid: {e.Message}", e);
         }
-        return options.Problem() is { } problem ? throw new UsageException(problem) : options;
+        return Checked(options);
+    }
+
+    /// <summary>Binds section ClickHouse as <see cref="BindJob"/> binds Job.</summary>
+    public static ClickHouseOptions BindClickHouse(IConfiguration configuration)
+    {
+        ClickHouseOptions options;
+        try
+        {
+            options = configuration.GetSection("ClickHouse").Get<ClickHouseOptions>(binder => binder.ErrorOnUnknownConfiguration = true) ?? new ClickHouseOptions();
+        }
+        catch (InvalidOperationException e)
+        {
+            throw new UsageException($"The configuration of ClickHouse is invalid: {e.Message}", e);
+        }
+        return Checked(options);
+    }
+
+    private static T Checked<T>(T options) where T : ICheckedOptions =>
+        options.Problem() is { } problem ? throw new UsageException(problem) : options;
+
+    /// <summary>
+    /// Section ClickHouse, bound on first use (an unknown setting or a broken rule is a usage
+    /// error); without a Url, bmm's own server's address and credentials.
+    /// </summary>
+    public async Task<ClickHouseMirror> ClickHouseMirrorAsync(CancellationToken cancellationToken)
+    {
+        if (_clickHouse is not null) return _clickHouse;
+        var options = BindClickHouse(Configuration);
+        if (options.Nodes.Count == 0)
+        {
+            var own = await EmbeddedClickHouse.EnsureAsync(LoggerFor(LogCategories.Database), cancellationToken);
+            options.Url = own.Url;
+            options.User = own.User;
+            options.Password = own.Password;
+        }
+        return _clickHouse = new ClickHouseMirror(new ClickHouseClient(options), LoggerFor(LogCategories.Refresh));
     }
 
     /// <summary>The database: the Connection setting, or the embedded server.</summary>
@@ -165,6 +203,7 @@ internal sealed class CommandEnvironment : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         if (_dataSource is not null) await _dataSource.DisposeAsync();
+        _clickHouse?.Client.Dispose();
         Metrics.Dispose();
         LoggerFactory.Dispose();
     }

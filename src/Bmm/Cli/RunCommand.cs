@@ -2,6 +2,7 @@ using System.CommandLine;
 using Bmm.Refresh;
 using Bmm.Schema;
 using Bmm.Strategies;
+using Bmm.Strategies.ClickHouse;
 using Bmm.Telemetry;
 using Spectre.Console;
 
@@ -36,7 +37,8 @@ internal static class RunCommand
             var dataSource = await env.DataSourceAsync(token);
             await Migrator.RequireJobSchemaAsync(dataSource, token);
             TimeProvider time = parse.GetValue(Clock) is { } clock ? new FixedTimeProvider(clock) : env.Time;
-            var runner = new RefreshRunner(dataSource, env.Job, time, env.LoggerFor(LogCategories.Refresh), env.Metrics, StrategyCatalog.All);
+            var runner = new RefreshRunner(dataSource, env.Job, time, env.LoggerFor(LogCategories.Refresh), env.Metrics, StrategyCatalog.All,
+                strategy is ClickHouseStrategy ? await env.ClickHouseMirrorAsync(token) : null);
             var report = await runner.RunOnceAsync(strategy, token);
             if (parse.GetValue(CommonOptions.Json)) Console.WriteLine(RunJson.Of(report).ToJson());
             else if (report.Outcome == RunOutcome.SkippedLocked)

@@ -1,6 +1,9 @@
 using System.CommandLine;
 using Bmm.Schema;
+using Bmm.Refresh;
 using Bmm.Serve;
+using Bmm.Strategies.ClickHouse;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace Bmm.Cli;
 
@@ -26,6 +29,7 @@ internal static class ServeCommand
             using var host = ServeHost.Build(env.Configuration, env.HostParts);
             var dataSource = await env.DataSourceAsync(token);
             await Migrator.RequireJobSchemaAsync(dataSource, token);
+            if (host.Services.GetRequiredService<IRefreshStrategy>() is ClickHouseStrategy) await env.ClickHouseMirrorAsync(token);
             await ServeHost.RunAsync(host, token);
             return ExitCodes.Success;
         }, [new("Serve:Schedule", parse.GetValue(schedule)), new("Serve:MetricsUrl", parse.GetValue(metricsUrl)), new("Job:Strategy", parse.GetValue(RunCommand.Strategy))]));

@@ -18,6 +18,15 @@ internal static partial class HostLog
     [LoggerMessage(7003, LogLevel.Warning, "Removed a stale embedded PostgreSQL lock file (process {Pid} is gone)")]
     public static partial void EmbeddedStaleRemoved(ILogger logger, int pid);
 
+    [LoggerMessage(7010, LogLevel.Information, "Reusing the embedded ClickHouse at {Url} ({Folder})")]
+    public static partial void ClickHouseReused(ILogger logger, string url, string folder);
+
+    [LoggerMessage(7011, LogLevel.Information, "Started the embedded ClickHouse at {Url} ({Folder})")]
+    public static partial void ClickHouseStarted(ILogger logger, string url, string folder);
+
+    [LoggerMessage(7012, LogLevel.Information, "Stopped the embedded ClickHouse in {Folder} (process {Pid})")]
+    public static partial void ClickHouseStopped(ILogger logger, string folder, int pid);
+
     // 8xxx: the scheduler of serve (category Bmm.Serve)
     [LoggerMessage(8000, LogLevel.Information, "Serving on schedule '{Schedule}'; metrics at {MetricsUrl}")]
     public static partial void Serving(ILogger logger, string schedule, string metricsUrl);

@@ -19,9 +19,11 @@ namespace Bmm.Hosting;
 
 /// <summary>
 /// What a long-running command is given from outside the host: its database (opened once the
-/// options are known to be valid), its instruments, its clock and where it logs.
+/// options are known to be valid), its instruments, its clock, where it logs, and the ClickHouse
+/// mirror once resolved (for the clickhouse strategy; null otherwise).
 /// </summary>
-public sealed record JobHostParts(Func<NpgsqlDataSource> DataSource, JobMetrics Metrics, TimeProvider Time, Action<ILoggingBuilder> Logging);
+public sealed record JobHostParts(Func<NpgsqlDataSource> DataSource, JobMetrics Metrics, TimeProvider Time, Action<ILoggingBuilder> Logging,
+    Func<ClickHouse.ClickHouseMirror?>? ClickHouse = null);
 
 /// <summary>
 /// The Generic Host of <c>serve</c> and <c>follow</c>: options bound once from the command's
@@ -57,6 +59,7 @@ internal static class JobHost
         services.AddSingleton(_ => parts.DataSource());
         services.AddSingleton(parts.Metrics);
         services.AddSingleton(parts.Time);
+        services.AddSingleton(parts);
         AddChecked(services, services.AddOptions<JobOptions>().Bind(configuration.GetSection("Job"), RefuseUnknownSettings));
         addServices(services);
         services.AddHostedService<TService>();

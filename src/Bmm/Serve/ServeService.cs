@@ -18,14 +18,14 @@ namespace Bmm.Serve;
 /// </summary>
 internal sealed class ServeService(
     NpgsqlDataSource dataSource, IRefreshStrategy strategy, IOptions<JobOptions> job, IOptions<ServeOptions> serve,
-    TimeProvider time, ILoggerFactory loggers, JobMetrics metrics) : BackgroundService
+    TimeProvider time, ILoggerFactory loggers, JobMetrics metrics, JobHostParts parts) : BackgroundService
 {
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         var logger = loggers.CreateLogger(LogCategories.Serve);
         var schedule = CronSchedule.Parse(serve.Value.Schedule);
         HostLog.Serving(logger, schedule.Text, serve.Value.MetricsUrl);
-        var runner = new RefreshRunner(dataSource, job.Value, time, loggers.CreateLogger(LogCategories.Refresh), metrics, StrategyCatalog.All);
+        var runner = new RefreshRunner(dataSource, job.Value, time, loggers.CreateLogger(LogCategories.Refresh), metrics, StrategyCatalog.All, parts.ClickHouse?.Invoke());
         var reconciler = new Reconciler(dataSource, job.Value, loggers.CreateLogger(LogCategories.Refresh), metrics);
         Func<RefreshContext, CancellationToken, Task>? reconcile = strategy.Reconciliation == Reconciliation.None ? null
             : (_, ct) => ReconcileAsync(reconciler, schedule.IntervalAfter(time.GetUtcNow()), logger, ct);

@@ -1,7 +1,9 @@
+using Bmm.ClickHouse;
 using Bmm.Configuration;
 using Bmm.Oracle;
 using Bmm.Refresh;
 using Bmm.Strategies;
+using Bmm.Strategies.ClickHouse;
 using Bmm.Telemetry;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -59,10 +61,17 @@ public sealed class TestDatabase : IAsyncLifetime
         await TestServer.ExecuteAsync(DataSource, "UPDATE bmm.consumer SET xid = pg_snapshot_xmin(pg_current_snapshot())::text::bigint - 1, kind = '~', row_id = 2147483647", cancellationToken);
     }
 
-    public RefreshRunner Runner(TimeProvider? time = null) => new(DataSource, Options, time ?? TimeProvider.System, NullLogger.Instance, Metrics, StrategyCatalog.All);
+    /// <summary>The ClickHouse mirror of the clickhouse strategy: made on its first run (single server) unless a test set one.</summary>
+    public ClickHouseMirror? ClickHouse { get; set; }
 
-    public Task<RunReport> RunAsync(string strategy = "setbased", TimeProvider? time = null) =>
-        Runner(time).RunOnceAsync(StrategyCatalog.Create(strategy), TestContext.Current.CancellationToken);
+    public RefreshRunner Runner(TimeProvider? time = null) => new(DataSource, Options, time ?? TimeProvider.System, NullLogger.Instance, Metrics, StrategyCatalog.All, ClickHouse);
+
+    public async Task<RunReport> RunAsync(string strategy = "setbased", TimeProvider? time = null)
+    {
+        var chosen = StrategyCatalog.Create(strategy);
+        if (chosen is ClickHouseStrategy) ClickHouse ??= await TestClickHouse.MirrorAsync(this, sharded: false, TestContext.Current.CancellationToken);
+        return await Runner(time).RunOnceAsync(chosen, TestContext.Current.CancellationToken);
+    }
 
     public Task<VerifyReport> VerifyAsync() =>
         Verifier.VerifyAsync(DataSource, repairer: null, Options, NullLogger.Instance, Metrics, TestContext.Current.CancellationToken);
@@ -104,6 +113,7 @@ public sealed class TestDatabase : IAsyncLifetime
 
     public async ValueTask DisposeAsync()
     {
+        if (ClickHouse is not null) await TestClickHouse.DropAsync(ClickHouse);
         if (DataSource is not null) await DataSource.DisposeAsync();
         Metrics.Dispose();
         if (_adminConnectionString is null) return;

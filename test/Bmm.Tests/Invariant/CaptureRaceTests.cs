@@ -19,6 +19,8 @@ public sealed class CaptureRaceTests : FreshDatabaseTest
     [InlineData("setbased", false)]
     [InlineData("incremental", true)]
     [InlineData("incremental", false)]
+    [InlineData("clickhouse", true)]
+    [InlineData("clickhouse", false)]
     public async Task A_version_moved_to_another_model_while_an_open_transaction_writes_its_metric_and_a_review(string strategy, bool moveTakesItsXidFirst)
     {
         var ct = TestContext.Current.CancellationToken;
@@ -68,6 +70,7 @@ public sealed class CaptureRaceTests : FreshDatabaseTest
     [Theory]
     [InlineData("setbased")]
     [InlineData("incremental")]
+    [InlineData("clickhouse")]
     public async Task A_version_published_while_an_edit_of_its_model_commits_gets_the_models_columns(string strategy)
     {
         var ct = TestContext.Current.CancellationToken;

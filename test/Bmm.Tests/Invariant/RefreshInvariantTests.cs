@@ -50,6 +50,7 @@ public abstract class RefreshInvariantTests(string strategy) : IAsyncLifetime
         _db.Options.BatchSize = small > 0 ? small : 50;
         _db.Options.IncrementalBatchRows = small > 0 ? small : 100_000;
         _db.Options.MaxModelsPerRun = small > 0 ? small + 1 : 200_000;
+        if (_db.ClickHouse is { } mirror) mirror.Client.Options.BatchRows = small > 0 ? small : 50_000;
     }
 
     /// <summary>Runs until the backlog is drained (a run may stop at its budget), then checks.</summary>
