@@ -134,9 +134,15 @@ public sealed class ClickHouseClient : IDisposable
     /// <summary>The first line of the server's message and the statement's first words: its stack trace says nothing to a user.</summary>
     private static string Describe(string body, string sql)
     {
-        var message = body.Split('\n')[0];
-        var stack = message.IndexOf(", Stack trace", StringComparison.Ordinal);
-        if (stack > 0) message = message[..stack];
+        // 18.16 says "Code: N, e.displayText() = DB::Exception: what, e.what() = DB::Exception"; later releases "Code: N. DB::Exception: what".
+        var message = body.Split('\n')[0]
+            .Replace(", e.displayText() = DB::Exception:", ":", StringComparison.Ordinal)
+            .Replace(". DB::Exception:", ":", StringComparison.Ordinal);
+        foreach (var tail in new[] { ", e.what() = ", ", Stack trace" })
+        {
+            var at = message.IndexOf(tail, StringComparison.Ordinal);
+            if (at > 0) message = message[..at];
+        }
         var statement = sql.Length > 60 ? sql[..60] + "..." : sql;
         return $"ClickHouse refused `{statement.ReplaceLineEndings(" ")}`: {message}";
     }

@@ -9,8 +9,16 @@ using Npgsql;
 
 namespace Bmm.ClickHouse;
 
-/// <summary>A key of the change log: the row that changed and the kind of row ('m', 'v', 'r', 'o').</summary>
-internal readonly record struct LogKey(long Xid, char Kind, int RowId);
+/// <summary>
+/// A key of the change log: the row that changed and the kind of row ('m', 'v', 'r', 'o'), with
+/// the models a version's rows name (where it was or is Published) and the versions a review's
+/// rows name.
+/// </summary>
+internal readonly record struct LogKey(long Xid, char Kind, int RowId, int[] Models, int[] Versions)
+{
+    /// <summary>A key a repair makes up: it names nothing beyond its row.</summary>
+    public LogKey(char kind, int rowId) : this(0, kind, rowId, [], []) { }
+}
 
 /// <summary>What a load copied, and the position the consumer starts from.</summary>
 public sealed record LoadReport(long Versions, long Reviews, long StartXid, double Seconds);
@@ -137,16 +145,26 @@ public sealed class ClickHouseMirror(ClickHouseClient client, ILogger logger)
 
     /// <summary>
     /// Mirrors the rows <paramref name="keys"/> name as they are now and returns every model
-    /// whose numbers they may have moved: where each row counted before and where it counts now,
-    /// and the models edited or deleted. Runs in the caller's transaction, which reads the site.
+    /// whose numbers they may have moved: where each row counted in the mirror and where it counts
+    /// now, the models edited or deleted, and the models the log's rows name (a mirror loaded
+    /// since those changes holds no trace of where they counted before, which the table may still
+    /// show). Runs in the caller's transaction, which reads the site.
     /// </summary>
     internal async Task<int[]> MirrorAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, IReadOnlyList<LogKey> keys, CancellationToken cancellationToken)
     {
         var versionIds = keys.Where(k => k.Kind is 'm' or 'v').Select(k => k.RowId).Distinct().ToArray();
         var placedVersions = keys.Where(k => k.Kind == 'v').Select(k => k.RowId).Distinct().ToArray();
         var reviewIds = keys.Where(k => k.Kind == 'r').Select(k => k.RowId).Distinct().ToArray();
-        var models = new HashSet<int>(keys.Where(k => k.Kind == 'o').Select(k => k.RowId));
-        if (versionIds.Length == 0 && reviewIds.Length == 0) return [.. models];
+        var models = new HashSet<int>(keys.Where(k => k.Kind == 'o').Select(k => k.RowId).Concat(keys.SelectMany(k => k.Models)));
+        var reviewVersions = keys.SelectMany(k => k.Versions).Distinct().ToArray();
+        if (reviewVersions.Length > 0)
+        {
+            await using var command = new NpgsqlCommand(MirrorSql.ModelsOfVersions, connection, transaction);
+            command.Parameters.AddWithValue("ids", reviewVersions);
+            await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+            while (await reader.ReadAsync(cancellationToken)) models.Add(reader.GetInt32(0));
+        }
+        if (versionIds.Length == 0 && reviewIds.Length == 0) return [.. models.Order()];
 
         long ver;
         await using (var next = new NpgsqlCommand(MirrorSql.NextVersion, connection, transaction))
@@ -223,15 +241,15 @@ public sealed class ClickHouseMirror(ClickHouseClient client, ILogger logger)
     /// </summary>
     internal async Task<int[]> MirrorModelsAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, int[] models, CancellationToken cancellationToken)
     {
-        var keys = models.Select(m => new LogKey(0, 'o', m)).ToList();
+        var keys = models.Select(m => new LogKey('o', m)).ToList();
         await using (var command = new NpgsqlCommand(MirrorSql.VersionsOfModels, connection, transaction))
         {
             command.Parameters.AddWithValue("ids", models);
             await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-            while (await reader.ReadAsync(cancellationToken)) keys.Add(new LogKey(0, 'v', reader.GetInt32(0)));
+            while (await reader.ReadAsync(cancellationToken)) keys.Add(new LogKey('v', reader.GetInt32(0)));
         }
         foreach (var row in await client.QueryAsync(_sql.RowsAtModels, cancellationToken, Ids("ids", models)))
-            keys.Add(new LogKey(0, row[0][0], int.Parse(row[1], CultureInfo.InvariantCulture)));
+            keys.Add(new LogKey(row[0][0], int.Parse(row[1], CultureInfo.InvariantCulture)));
         return await MirrorAsync(connection, transaction, keys, cancellationToken);
     }
 

@@ -7,14 +7,24 @@ internal static class MirrorSql
 
     /// <summary>
     /// The next keys of the log past a position and below the horizon, in log order; several rows
-    /// of one key (a version changed by two statements) are one, so a cut never splits them.
+    /// of one key (a version changed by two statements) are one, so a cut never splits them. With
+    /// each, what its rows say about where it counted: a version's old and new model where it was
+    /// or is Published, a review's old and new version.
     /// </summary>
     public const string NextKeys = """
-        SELECT xid, kind::text, row_id FROM (
-            SELECT DISTINCT xid, kind, row_id FROM bmm.change_log
-            WHERE (xid, kind, row_id) > (@xid, @kind::"char", @row_id) AND xid < @below
-            ORDER BY xid, kind, row_id LIMIT @limit) k
+        SELECT xid, kind::text, row_id,
+               coalesce(array_agg(old_model) FILTER (WHERE kind = 'v' AND old_status = 'Published'), '{}')
+                   || coalesce(array_agg(new_model) FILTER (WHERE kind = 'v' AND new_status = 'Published'), '{}'),
+               coalesce(array_agg(old_version) FILTER (WHERE old_version IS NOT NULL), '{}')
+                   || coalesce(array_agg(new_version) FILTER (WHERE new_version IS NOT NULL), '{}')
+        FROM bmm.change_log
+        WHERE (xid, kind, row_id) > (@xid, @kind::"char", @row_id) AND xid < @below
+        GROUP BY xid, kind, row_id
+        ORDER BY xid, kind, row_id LIMIT @limit
         """;
+
+    /// <summary>The models of the given versions, whatever their status.</summary>
+    public const string ModelsOfVersions = """SELECT DISTINCT "modelId" FROM "ModelVersion" WHERE "id" = ANY (@ids)""";
 
     /// <summary>The given versions that count now (Published), with their metrics: rows of <c>versions</c>.</summary>
     public const string Versions = """

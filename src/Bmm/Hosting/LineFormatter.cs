@@ -33,9 +33,9 @@ public sealed class LineFormatter(bool stackTraces) : ConsoleFormatter(Formatter
         if (exception is not null && (stackTraces || !Expected(exception))) textWriter.WriteLine(exception.ToString());
     }
 
-    /// <summary>The database's, the network's or a stop's, or one wrapping it (a lost runner lock).</summary>
+    /// <summary>The database's, ClickHouse's, the network's or a stop's, or one wrapping it (a lost runner lock).</summary>
     private static bool Expected(Exception? exception) =>
-        exception is Npgsql.NpgsqlException or TimeoutException or IOException or System.Net.Sockets.SocketException or OperationCanceledException
+        exception is Npgsql.NpgsqlException or ClickHouse.ClickHouseException or TimeoutException or IOException or System.Net.Sockets.SocketException or OperationCanceledException
         || (exception?.InnerException is { } inner && Expected(inner));
 
     private static string Level(LogLevel level) => level switch

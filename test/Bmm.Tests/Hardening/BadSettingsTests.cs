@@ -31,6 +31,12 @@ public sealed class BadSettingsTests(TestDatabase db) : IClassFixture<TestDataba
         { "BMM_Serve__Schedule=every five minutes", "Serve:Schedule", ["serve"] },
         { "BMM_Serve__MetricsUrl=ftp://somewhere/", "Serve:MetricsUrl", ["serve"] },
         { "", "--clock 'garbage' is not an instant", ["run", "--clock", "garbage"] },
+        { "BMM_ClickHouse__Url=ftp://ch:8123", "ClickHouse:Url 'ftp://ch:8123' is not", ["run", "--strategy", "clickhouse"] },
+        { "BMM_ClickHouse__Url=http://bmm:secret@ch:8123", "credentials go in ClickHouse:User", ["clickhouse", "load"] },
+        { "BMM_ClickHouse__Database=bmm; DROP TABLE x", "ClickHouse:Database", ["run", "--strategy", "clickhouse"] },
+        { "BMM_ClickHouse__Cluster=two shards", "ClickHouse:Cluster", ["clickhouse", "load"] },
+        { "BMM_ClickHouse__BatchRows=0", "ClickHouse:BatchRows must be at least 1", ["run", "--strategy", "clickhouse"] },
+        { "BMM_ClickHouse__Hots=ch1", "Hots", ["run", "--strategy", "clickhouse"] },
         // A value that starts with @ is a value (Cronos has @hourly), not a response file to read.
         { "", "Serve:Schedule", ["serve", "--schedule", "@fortnightly"] },
     };

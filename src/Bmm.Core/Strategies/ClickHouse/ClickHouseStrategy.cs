@@ -130,7 +130,7 @@ public sealed class ClickHouseStrategy : IRefreshStrategy
         var keys = new List<LogKey>();
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         while (await reader.ReadAsync(cancellationToken))
-            keys.Add(new LogKey(reader.GetInt64(0), reader.GetString(1)[0], reader.GetInt32(2)));
+            keys.Add(new LogKey(reader.GetInt64(0), reader.GetString(1)[0], reader.GetInt32(2), reader.GetFieldValue<int[]>(3), reader.GetFieldValue<int[]>(4)));
         return keys;
     }
 }
