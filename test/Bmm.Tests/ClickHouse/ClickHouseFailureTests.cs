@@ -151,6 +151,30 @@ public sealed class ClickHouseFailureTests : FreshDatabaseTest
     }
 
     [Fact]
+    public async Task A_repair_fixes_the_table_at_once_and_the_mirror_on_the_next_run()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await SeedAsync(3);
+        await RunAsync("first");
+        // Drift in both: model 1's row of the table, and a version that does not exist counted at model 1 in the mirror.
+        await Db.ExecuteAsync("""UPDATE "ModelBaseModelMetric" SET "downloadCount" = 999 WHERE "modelId" = 1""");
+        await Db.ClickHouse!.Client.InsertTsvAsync($"{Db.Name}.versions", ClickHouseSql.VersionColumns,
+            stream => stream.WriteAsync("1\t999\tSDXL 1.0\t999\t0\t0\t1\n"u8.ToArray(), ct).AsTask(), ct);
+
+        var report = await Bmm.Oracle.Verifier.VerifyAsync(Db.DataSource, Bmm.Strategies.StrategyCatalog.Create("clickhouse"), Db.Options, NullLogger.Instance, Db.Metrics, ct);
+        Assert.Equal(1, report.Wrong);
+        Assert.Equal(1, report.Repaired);
+        await Db.AssertMatchesOracleAsync("after the repair");
+        Assert.Equal(1L, await Db.ScalarAsync<long>("SELECT count(*) FROM bmm.model_queue WHERE model_id = 1"));
+
+        // The run takes the queue first and mirrors model 1 again: the version that does not exist stops counting.
+        await RunAsync("after the repair");
+        await Site.Metric(10, 55, 1);
+        await RunAsync("after a change of model 1");
+        await Db.AssertMatchesOracleAsync("after a change of model 1");
+    }
+
+    [Fact]
     public async Task Base_model_names_that_need_escaping_survive_the_load_and_the_batches()
     {
         string[] names = ["O'Brien \"XL\"", @"back\slash\", "tab\there", "line\nbreak", "cr\rhere", "emoji 🎨✨", @"\N", "vt\vff\f", "", "a\\'b"];
