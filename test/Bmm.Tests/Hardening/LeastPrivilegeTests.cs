@@ -48,7 +48,7 @@ public sealed class LeastPrivilegeTests : FreshDatabaseTest
         {
             await WriteRoundAsync(writer, round);
             await ConsumeTransactionIdsAsync(RangeWidth + 50);
-            foreach (var strategy in new[] { "phase1", "reviews-mv", "setbased", "incremental" })
+            foreach (var strategy in new[] { "phase1", "reviews-mv", "setbased", "incremental", "clickhouse" })
                 await ExpectSuccessAsync(job, "run", "--strategy", strategy);
             await ExpectSuccessAsync(job, "verify");
             await ExpectSuccessAsync(job, "status");
@@ -96,7 +96,8 @@ public sealed class LeastPrivilegeTests : FreshDatabaseTest
 
     private async Task ExpectSuccessAsync(string connection, params string[] arguments)
     {
-        var result = await BmmProcess.RunAsync(connection, arguments);
+        // The clickhouse strategy's mirror, in bmm's own ClickHouse, in a database of this test's.
+        var result = await BmmProcess.RunAsync(connection, new Dictionary<string, string> { ["BMM_ClickHouse__Database"] = Db.Name }, null, arguments);
         Assert.True(result.ExitCode == 0, $"bmm {string.Join(' ', arguments)} as the job's role: {result}");
         Assert.DoesNotContain("permission denied", result.Output + result.Error, StringComparison.OrdinalIgnoreCase);
         Assert.DoesNotContain("must be owner", result.Output + result.Error, StringComparison.OrdinalIgnoreCase);
@@ -168,6 +169,9 @@ public sealed class LeastPrivilegeTests : FreshDatabaseTest
 
     public override async ValueTask DisposeAsync()
     {
+        var clickHouse = await Bmm.Database.EmbeddedClickHouse.EnsureAsync(Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance, CancellationToken.None);
+        using (var client = new Bmm.ClickHouse.ClickHouseClient(clickHouse))
+            await client.ExecuteAsync($"DROP DATABASE IF EXISTS {Db.Name}", CancellationToken.None);
         await base.DisposeAsync();
         await using var admin = NpgsqlDataSource.Create(await TestServer.AdminConnectionStringAsync(CancellationToken.None));
         await TestServer.ExecuteAsync(admin, $"DROP ROLE IF EXISTS {Quote(_jobRole)}; DROP ROLE IF EXISTS {Quote(_writerRole)}", CancellationToken.None);
