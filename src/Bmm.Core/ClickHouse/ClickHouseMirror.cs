@@ -10,15 +10,21 @@ using Npgsql;
 namespace Bmm.ClickHouse;
 
 /// <summary>
-/// A key of the change log: the row that changed and the kind of row ('m', 'v', 'r', 'o'), with
-/// the models a version's rows name (where it was or is Published) and the versions a review's
-/// rows name.
+/// A row the change log says changed, by kind ('m' and 'v' a version, 'r' a review, 'o' a model),
+/// with the models a version's log rows name (where it was or is Published) and the versions a
+/// review's log rows name.
 /// </summary>
-internal readonly record struct LogKey(long Xid, char Kind, int RowId, int[] Models, int[] Versions)
+internal readonly record struct LogKey(char Kind, int RowId, int[] Models, int[] Versions)
 {
     /// <summary>A key a repair makes up: it names nothing beyond its row.</summary>
-    public LogKey(char kind, int rowId) : this(0, kind, rowId, [], []) { }
+    public LogKey(char kind, int rowId) : this(kind, rowId, [], []) { }
 }
+
+/// <summary>
+/// The models a batch must recompute, and those of them whose every row is compared (the write
+/// path's scope): the models whose pairs may have gone or whose copied columns may be stale.
+/// </summary>
+internal sealed record MirroredModels(int[] Models, int[] Whole);
 
 /// <summary>What a load copied, and the position the consumer starts from.</summary>
 public sealed record LoadReport(long Versions, long Reviews, long StartXid, double Seconds);
@@ -148,14 +154,18 @@ public sealed class ClickHouseMirror(ClickHouseClient client, ILogger logger)
     /// whose numbers they may have moved: where each row counted in the mirror and where it counts
     /// now, the models edited or deleted, and the models the log's rows name (a mirror loaded
     /// since those changes holds no trace of where they counted before, which the table may still
-    /// show). Runs in the caller's transaction, which reads the site.
+    /// show). Whole are the models a version left, the models a version row names (the site's
+    /// publish trigger may have inserted a row with a model's columns as its writer saw them) and
+    /// the models edited or deleted; a metric or a review cannot remove a pair. Runs in the
+    /// caller's transaction, which reads the site.
     /// </summary>
-    internal async Task<int[]> MirrorAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, IReadOnlyList<LogKey> keys, CancellationToken cancellationToken)
+    internal async Task<MirroredModels> MirrorAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, IReadOnlyList<LogKey> keys, CancellationToken cancellationToken)
     {
         var versionIds = keys.Where(k => k.Kind is 'm' or 'v').Select(k => k.RowId).Distinct().ToArray();
         var placedVersions = keys.Where(k => k.Kind == 'v').Select(k => k.RowId).Distinct().ToArray();
         var reviewIds = keys.Where(k => k.Kind == 'r').Select(k => k.RowId).Distinct().ToArray();
-        var models = new HashSet<int>(keys.Where(k => k.Kind == 'o').Select(k => k.RowId).Concat(keys.SelectMany(k => k.Models)));
+        var whole = new HashSet<int>(keys.Where(k => k.Kind == 'o').Select(k => k.RowId).Concat(keys.SelectMany(k => k.Models)));
+        var models = new HashSet<int>(whole);
         var reviewVersions = keys.SelectMany(k => k.Versions).Distinct().ToArray();
         if (reviewVersions.Length > 0)
         {
@@ -164,7 +174,7 @@ public sealed class ClickHouseMirror(ClickHouseClient client, ILogger logger)
             await using var reader = await command.ExecuteReaderAsync(cancellationToken);
             while (await reader.ReadAsync(cancellationToken)) models.Add(reader.GetInt32(0));
         }
-        if (versionIds.Length == 0 && reviewIds.Length == 0) return [.. models.Order()];
+        if (versionIds.Length == 0 && reviewIds.Length == 0) return new MirroredModels([.. models.Order()], [.. whole.Order()]);
 
         long ver;
         await using (var next = new NpgsqlCommand(MirrorSql.NextVersion, connection, transaction))
@@ -203,12 +213,14 @@ public sealed class ClickHouseMirror(ClickHouseClient client, ILogger logger)
             {
                 versionRows.Append(CultureInfo.InvariantCulture, $"{model}\t{id}\t\t0\t0\t1\t{ver}\n");
                 models.Add(model);
+                whole.Add(model);
             }
             if (now is { } row)
             {
                 versionRows.Append(CultureInfo.InvariantCulture, $"{row.Model}\t{id}\t");
                 Tsv.Append(versionRows, row.Base).Append(CultureInfo.InvariantCulture, $"\t{row.Downloads}\t{row.Images}\t0\t{ver}\n");
                 models.Add(row.Model);
+                if (placedVersions.Contains(id)) whole.Add(row.Model);
             }
         }
         var reviewRows = new StringBuilder();
@@ -231,13 +243,13 @@ public sealed class ClickHouseMirror(ClickHouseClient client, ILogger logger)
             await client.InsertTsvAsync(_sql.Versions, ClickHouseSql.VersionColumns, s => WriteAsync(s, versionRows.ToString()), cancellationToken);
         if (reviewRows.Length > 0)
             await client.InsertTsvAsync(_sql.Reviews, ClickHouseSql.ReviewColumns, s => WriteAsync(s, reviewRows.ToString()), cancellationToken);
-        return [.. models.Order()];
+        return new MirroredModels([.. models.Order()], [.. whole.Order()]);
     }
 
     /// <summary>
     /// Mirrors every row of <paramref name="models"/> again, whatever the log said (the queue, a
     /// repair): every version of theirs in PostgreSQL or in the mirror, every review the mirror
-    /// holds there and every review of those versions. Returns the models to recompute.
+    /// holds there and every review of those versions. Returns the models to recompute, all whole.
     /// </summary>
     internal async Task<int[]> MirrorModelsAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, int[] models, CancellationToken cancellationToken)
     {
@@ -250,14 +262,15 @@ public sealed class ClickHouseMirror(ClickHouseClient client, ILogger logger)
         }
         foreach (var row in await client.QueryAsync(_sql.RowsAtModels, cancellationToken, Ids("ids", models)))
             keys.Add(new LogKey(row[0][0], int.Parse(row[1], CultureInfo.InvariantCulture)));
-        return await MirrorAsync(connection, transaction, keys, cancellationToken);
+        return (await MirrorAsync(connection, transaction, keys, cancellationToken)).Models;
     }
 
     /// <summary>
     /// The numbers of every pair of <paramref name="models"/> as the mirror holds them, written
-    /// through the one write path (every row of those models compared, so pairs that are gone go).
+    /// through the one write path; every row of <paramref name="whole"/> is compared, so that
+    /// their pairs that are gone go (all of <paramref name="models"/> when not given).
     /// </summary>
-    internal async Task<WriteCounts> WriteModelsAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, int[] models, CancellationToken cancellationToken)
+    internal async Task<WriteCounts> WriteModelsAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, int[] models, CancellationToken cancellationToken, int[]? whole = null)
     {
         var ids = Ids("ids", models);
         var sums = client.QueryAsync(_sql.Sums, cancellationToken, ids);
@@ -278,7 +291,7 @@ public sealed class ClickHouseMirror(ClickHouseClient client, ILogger logger)
             pairDownloads[i] = long.Parse(pairs[i][2], CultureInfo.InvariantCulture);
             pairImages[i] = long.Parse(pairs[i][3], CultureInfo.InvariantCulture);
         }
-        return await WritePath.WritePairsAsync(connection, transaction, models, pairModels, pairBases, pairThumbs, pairDownloads, pairImages, cancellationToken);
+        return await WritePath.WritePairsAsync(connection, transaction, whole ?? models, pairModels, pairBases, pairThumbs, pairDownloads, pairImages, cancellationToken);
     }
 
     /// <summary>

@@ -6,21 +6,44 @@ internal static class MirrorSql
     public const string NextVersion = "SELECT nextval('bmm.clickhouse_version')";
 
     /// <summary>
-    /// The next keys of the log past a position and below the horizon, in log order; several rows
-    /// of one key (a version changed by two statements) are one, so a cut never splits them. With
-    /// each, what its rows say about where it counted: a version's old and new model where it was
-    /// or is Published, a review's old and new version.
+    /// Where a batch of @limit log rows past a position and below the horizon ends: the key of its
+    /// last row (no row: the batch takes every row below the horizon).
     /// </summary>
-    public const string NextKeys = """
-        SELECT xid, kind::text, row_id,
+    public const string BatchEnd = """
+        SELECT xid, kind::text, row_id FROM bmm.change_log
+        WHERE (xid, kind, row_id) > (@xid, @kind::"char", @row_id) AND xid < @below
+        ORDER BY xid, kind, row_id OFFSET @limit - 1 LIMIT 1
+        """;
+
+    /// <summary>
+    /// The rows that changed in a batch of the log (past a position, up to its end key, whose
+    /// rows a cut never splits), each once, with what its log rows say about where it counted: a
+    /// version's old and new model where it was or is Published, a review's old and new version.
+    /// </summary>
+    public const string BatchKeys = """
+        SELECT kind::text, row_id,
                coalesce(array_agg(old_model) FILTER (WHERE kind = 'v' AND old_status = 'Published'), '{}')
                    || coalesce(array_agg(new_model) FILTER (WHERE kind = 'v' AND new_status = 'Published'), '{}'),
                coalesce(array_agg(old_version) FILTER (WHERE old_version IS NOT NULL), '{}')
                    || coalesce(array_agg(new_version) FILTER (WHERE new_version IS NOT NULL), '{}')
         FROM bmm.change_log
-        WHERE (xid, kind, row_id) > (@xid, @kind::"char", @row_id) AND xid < @below
-        GROUP BY xid, kind, row_id
-        ORDER BY xid, kind, row_id LIMIT @limit
+        WHERE (xid, kind, row_id) > (@xid, @kind::"char", @row_id) AND (xid, kind, row_id) <= (@end_xid, @end_kind::"char", @end_row_id)
+          AND xid < @below
+        GROUP BY kind, row_id
+        """;
+
+    /// <summary>Models mirrored and not yet written; whole wins over not whole.</summary>
+    public const string AddPending = """
+        INSERT INTO bmm.clickhouse_pending (model_id, whole)
+        SELECT m, m = ANY (@whole) FROM unnest(@models::int[]) AS m
+        ON CONFLICT (model_id) DO UPDATE SET whole = bmm.clickhouse_pending.whole OR excluded.whole
+        """;
+
+    /// <summary>The first @limit pending models in model order, taken in the transaction that writes them.</summary>
+    public const string TakePending = """
+        DELETE FROM bmm.clickhouse_pending
+        WHERE model_id IN (SELECT model_id FROM bmm.clickhouse_pending ORDER BY model_id LIMIT @limit FOR UPDATE)
+        RETURNING model_id, whole
         """;
 
     /// <summary>The models of the given versions, whatever their status.</summary>

@@ -21,6 +21,11 @@ public enum BenchScenario
     /// (capture and the site's triggers on), then drained; <c>backfill</c> is measured beside the strategies.
     /// </summary>
     Bulk,
+    /// <summary>
+    /// Every pair recomputed after one 5-minute window: <c>backfill</c> beside the clickhouse
+    /// strategy's full recomputation (its mirror loaded, then every pair computed from it).
+    /// </summary>
+    Full,
 }
 
 /// <summary>What <c>bmm bench</c> measures.</summary>
@@ -51,6 +56,6 @@ public sealed record BenchOptions
         list.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
             .Select(name => Enum.TryParse<BenchScenario>(name, ignoreCase: true, out var scenario)
                 ? scenario
-                : throw new UsageException($"Unknown scenario '{name}': choose among steady, catchup, quiet, hour, follow, bulk."))
+                : throw new UsageException($"Unknown scenario '{name}': choose among steady, catchup, quiet, hour, follow, bulk, full."))
             .Distinct().ToList();
 }

@@ -42,9 +42,20 @@ public sealed record TrialResult
     public long BlocksRead { get; init; }
     public long WalBytes { get; init; }
     public long PeakMemoryBytes { get; init; }
+    /// <summary>
+    /// Measured inside bmm-tools rather than as a process of the product (the full scenario's
+    /// clickhouse, which calls the mirror's load and recomputation): no process time or memory.
+    /// </summary>
+    public bool InProcess { get; init; }
     /// <summary>Rows differing from the oracle after the trial; null when not checked.</summary>
     public long? Drift { get; init; }
     public TableGrowth? Growth { get; init; }
+    /// <summary>clickhouse on bmm's own server: the server's CPU seconds (user + system) over the trial's runs; null otherwise.</summary>
+    public double? ClickHouseCpuSeconds { get; init; }
+    /// <summary>The server's resident memory: its peak over the runs, or after them (<see cref="ClickHouseMemoryIsPeak"/>).</summary>
+    public long? ClickHouseMemoryBytes { get; init; }
+    /// <summary>True when <see cref="ClickHouseMemoryBytes"/> is the peak (VmHWM, reset before the runs), false when it is the RSS after them.</summary>
+    public bool? ClickHouseMemoryIsPeak { get; init; }
 }
 
 /// <summary>The table's and its indexes' size before and after a scenario.</summary>
@@ -66,6 +77,8 @@ public sealed record StrategySummary
     public Spread? Seconds { get; init; }
     public double? TimesFloor { get; init; }
     public double? RatioToPhase1 { get; init; }
+    /// <summary>Bulk and full scenarios: median ÷ backfill's median.</summary>
+    public double? RatioToBackfill { get; init; }
     /// <summary>Whole processes, start to exit (<see cref="TrialResult.ProcessSeconds"/>), median over the trials.</summary>
     public double? ProcessSecondsMedian { get; init; }
     public int Trials { get; init; }
@@ -83,6 +96,10 @@ public sealed record StrategySummary
     public double? AffectedModelsMedian { get; init; }
     /// <summary>Bulk scenario: models recomputed per model of the site (1 is each once).</summary>
     public double? RecomputedPerModel { get; init; }
+    /// <summary>The ClickHouse server's CPU seconds over a trial (<see cref="TrialResult.ClickHouseCpuSeconds"/>), median.</summary>
+    public double? ClickHouseCpuSecondsMedian { get; init; }
+    /// <summary>The ClickHouse server's resident memory (<see cref="TrialResult.ClickHouseMemoryBytes"/>), the largest.</summary>
+    public double? ClickHouseMemoryBytesMax { get; init; }
 }
 
 /// <summary>One rate of the follow scenario: how fresh the table stayed under that load.</summary>
@@ -149,5 +166,7 @@ public sealed record BenchReport
     public int Repeat { get; init; }
     public Dictionary<string, string> Settings { get; init; } = [];
     public Dictionary<string, long> DataSize { get; init; } = [];
+    /// <summary>The ClickHouse server of the clickhouse strategy, and whether its process is measured; null when none was used.</summary>
+    public string? ClickHouse { get; set; }
     public List<ScenarioReport> Scenarios { get; } = [];
 }

@@ -17,9 +17,10 @@ namespace Bmm.Bench;
 /// Measures the strategies side by side: every trial starts from a file copy of the same
 /// scenario database (the same data and the same window of changes), strategies alternate in
 /// order, each run is a separate <c>bmm run</c> process timed inside the job, and the floor is
-/// the time to write just the rows the window requires.
+/// the time to write just the rows the window requires. <c>clickHouse</c> is the server of the
+/// clickhouse strategy and the full scenario, null when neither is measured.
 /// </summary>
-public sealed class BenchRunner(string adminConnectionString, BenchOptions options, bool embeddedServer, ILogger logger, Action<string> progress)
+public sealed class BenchRunner(string adminConnectionString, BenchOptions options, bool embeddedServer, ClickHouseOptions? clickHouse, ILogger logger, Action<string> progress)
 {
     /// <summary>The seed's clock: the watermark the simulated windows start from.</summary>
     public static readonly DateTimeOffset SeedTime = new(2026, 1, 1, 0, 0, 0, TimeSpan.Zero);
@@ -28,6 +29,8 @@ public sealed class BenchRunner(string adminConnectionString, BenchOptions optio
     private const int HourWindows = 12;
     /// <summary>Raised when the base holds something new, so that a cached base is rebuilt.</summary>
     private const int BaseGeneration = 2;
+
+    private BenchMirror? _mirror;
 
     public async Task<BenchReport> RunAsync(string commandLine, CancellationToken cancellationToken)
     {
@@ -44,6 +47,8 @@ public sealed class BenchRunner(string adminConnectionString, BenchOptions optio
         };
         await using var admin = NpgsqlDataSource.Create(adminConnectionString);
         var databases = new BenchDatabases(admin, adminConnectionString);
+        _mirror = clickHouse is null ? null : new BenchMirror(clickHouse, databases, logger, progress);
+        report.ClickHouse = _mirror?.Describe();
         if (embeddedServer) await ExecuteAsync(admin, BenchSql.ProductionDurability, cancellationToken);
         try
         {
@@ -53,7 +58,9 @@ public sealed class BenchRunner(string adminConnectionString, BenchOptions optio
             // The follow scenario runs for a fixed time: the trials share what it leaves.
             var following = options.Scenarios.Contains(BenchScenario.Follow);
             var trialBudget = options.Budget - (following ? FollowScenario.Duration(options) : TimeSpan.Zero);
-            var trialCount = options.Scenarios.Count(s => s != BenchScenario.Follow) * options.Strategies.Count * options.Repeat;
+            var trialCount = options.Scenarios.Sum(s => StrategiesOf(s).Count) * options.Repeat;
+            if (following && options.Strategies.Contains(BenchMirror.Strategy))
+                progress("follow: measures bmm follow, which applies changes with incremental only; clickhouse is not measured there");
             var share = (trialBudget > TimeSpan.Zero ? trialBudget : TimeSpan.Zero) / Math.Max(1, trialCount);
             foreach (var scenario in options.Scenarios)
                 report.Scenarios.Add(scenario == BenchScenario.Follow
@@ -63,10 +70,20 @@ public sealed class BenchRunner(string adminConnectionString, BenchOptions optio
         finally
         {
             if (embeddedServer) await ExecuteAsync(admin, BenchSql.ResetDurability, CancellationToken.None);
+            if (_mirror is not null) await _mirror.DropAllAsync(CancellationToken.None);
         }
         report.Seconds = started.Elapsed.TotalSeconds;
         return report;
     }
+
+    /// <summary>What a scenario measures: the strategies asked for, with backfill in bulk; backfill and clickhouse's full recomputation in full.</summary>
+    private IReadOnlyList<string> StrategiesOf(BenchScenario scenario) => scenario switch
+    {
+        BenchScenario.Follow => [],
+        BenchScenario.Bulk => [.. options.Strategies, TrialProcess.Backfill],
+        BenchScenario.Full => [TrialProcess.Backfill, BenchMirror.Strategy],
+        _ => options.Strategies,
+    };
 
     /// <summary>Named by scale, seed and schema version, so that a cached base never outlives its schema.</summary>
     private string BaseName => $"bmm_bench_{options.Scale.ToString().ToLowerInvariant()}_{options.Seed}_{Migrator.ScriptsHash()}_b{BaseGeneration}";
@@ -123,14 +140,15 @@ public sealed class BenchRunner(string adminConnectionString, BenchOptions optio
         if (scenario == BenchScenario.Bulk) return (await EnsureBulkAsync(databases, cancellationToken), SeedTime, "the whole site loaded in a transaction per table");
         var minutes = scenario switch
         {
-            BenchScenario.Steady => WindowMinutes,
+            // Full starts where steady does: the table exact but for one window.
+            BenchScenario.Steady or BenchScenario.Full => WindowMinutes,
             BenchScenario.Catchup => options.CatchupMinutes,
             _ => 0,
         };
         if (minutes == 0)
             return (baseDatabase, SeedTime.AddMinutes(WindowMinutes), scenario == BenchScenario.Quiet ? "nothing changed" : $"{HourWindows} windows of {WindowMinutes} minutes");
         var window = $"{minutes} minutes at {options.Rate:0.##}x the site's rate";
-        var name = $"{baseDatabase}_{scenario.ToString().ToLowerInvariant()}_{minutes}m_r{options.Rate:0.##}".Replace('.', '_');
+        var name = $"{baseDatabase}_{(scenario == BenchScenario.Full ? BenchScenario.Steady : scenario).ToString().ToLowerInvariant()}_{minutes}m_r{options.Rate:0.##}".Replace('.', '_');
         if (!await databases.TemplateExistsAsync(name, cancellationToken))
         {
             progress($"Simulating {window} into {name}");
@@ -143,7 +161,7 @@ public sealed class BenchRunner(string adminConnectionString, BenchOptions optio
             }
             await databases.MarkTemplateAsync(name, cancellationToken);
         }
-        return (name, SeedTime.AddMinutes(minutes), window);
+        return (name, SeedTime.AddMinutes(minutes), scenario == BenchScenario.Full ? $"every pair recomputed after {window}" : window);
     }
 
     /// <summary>
@@ -188,7 +206,7 @@ public sealed class BenchRunner(string adminConnectionString, BenchOptions optio
 
         var trials = new List<TrialResult>();
         var feeds = new List<FeedLatency>();
-        var strategies = scenario == BenchScenario.Bulk ? [.. options.Strategies, TrialProcess.Backfill] : options.Strategies;
+        var strategies = StrategiesOf(scenario);
         for (var trial = 1; trial <= options.Repeat; trial++)
         {
             // Alternate the order, so that no strategy always runs first (or last) on a warm server.
@@ -196,7 +214,7 @@ public sealed class BenchRunner(string adminConnectionString, BenchOptions optio
             foreach (var strategy in order)
             {
                 progress($"{scenario}: trial {trial}/{options.Repeat}, {strategy}");
-                var (result, latencies) = await RunTrialAsync(databases, template, scenario, strategy, trial, clock, share, firstTrial: trial == 1, cancellationToken);
+                var (result, latencies) = await RunTrialAsync(databases, baseDatabase, template, scenario, strategy, trial, clock, share, firstTrial: trial == 1, cancellationToken);
                 trials.Add(result);
                 feeds.AddRange(latencies);
             }
@@ -265,7 +283,7 @@ public sealed class BenchRunner(string adminConnectionString, BenchOptions optio
         return new FloorResult(seconds, inserted, updated, deleted, wal, models);
     }
 
-    private async Task<(TrialResult, List<FeedLatency>)> RunTrialAsync(BenchDatabases databases, string template, BenchScenario scenario,
+    private async Task<(TrialResult, List<FeedLatency>)> RunTrialAsync(BenchDatabases databases, string baseDatabase, string template, BenchScenario scenario,
         string strategy, int trial, DateTimeOffset clock, TimeSpan share, bool firstTrial, CancellationToken cancellationToken)
     {
         var name = $"bmm_bench_trial_{Environment.ProcessId}";
@@ -275,11 +293,22 @@ public sealed class BenchRunner(string adminConnectionString, BenchOptions optio
         {
             await databases.PrewarmAsync(name, cancellationToken);
             await using var dataSource = databases.Open(name);
+            var mirror = strategy == BenchMirror.Strategy
+                ? _mirror ?? throw new InvalidOperationException("The clickhouse strategy is measured without a ClickHouse server.")
+                : null;
+            // The full recomputation loads its mirror itself; a run replays the window into the state before it.
+            var inProcess = mirror is not null && scenario == BenchScenario.Full;
+            if (mirror is not null && !inProcess)
+                await mirror.PrepareTrialAsync(dataSource, name, baseDatabase, emptySite: scenario == BenchScenario.Bulk, cancellationToken);
+            var environment = mirror?.Environment(name);
             await using var admin = NpgsqlDataSource.Create(adminConnectionString);
             await using var adminConnection = await admin.OpenConnectionAsync(cancellationToken);
             var blocksBefore = await BlocksAsync(adminConnection, name, cancellationToken);
             var walBefore = await ScalarAsync<string>(adminConnection, BenchSql.WalPosition, cancellationToken);
             var sizesBefore = scenario == BenchScenario.Hour ? await SizesAsync(dataSource, cancellationToken) : default;
+            var server = mirror?.Process;
+            var peakReset = server?.ResetPeak() ?? false;
+            var cpuBefore = server?.CpuTime();
 
             var deadline = Stopwatch.StartNew();
             var runSeconds = new List<double>();
@@ -303,7 +332,9 @@ public sealed class BenchRunner(string adminConnectionString, BenchOptions optio
                 while (backlog && error is null)
                 {
                     var left = share - deadline.Elapsed;
-                    var output = left > TimeSpan.Zero ? await TrialProcess.RunAsync(options.Product, connection, strategy, runClock, left, cancellationToken) : null;
+                    var output = left <= TimeSpan.Zero ? null
+                        : inProcess ? await mirror!.RecomputeAllAsync(connection, name, left, cancellationToken)
+                        : await TrialProcess.RunAsync(options.Product, connection, strategy, runClock, left, environment, cancellationToken);
                     if (output is null) { exceeded = true; break; }
                     var json = output.Json;
                     if (json.Outcome != "succeeded")
@@ -324,6 +355,8 @@ public sealed class BenchRunner(string adminConnectionString, BenchOptions optio
                     backlog = json.BacklogLeft;
                 }
             }
+            var serverCpu = server is null ? (TimeSpan?)null : server.CpuTime() - cpuBefore!.Value;
+            var serverMemory = server?.Memory();
 
             // Backends flush their statistics as they exit, just after the child process does.
             await Task.Delay(300, cancellationToken);
@@ -366,8 +399,12 @@ public sealed class BenchRunner(string adminConnectionString, BenchOptions optio
                 BlocksRead = blocksAfter.Read - blocksBefore.Read,
                 WalBytes = wal,
                 PeakMemoryBytes = peak,
+                InProcess = inProcess,
                 Drift = drift,
                 Growth = growth,
+                ClickHouseCpuSeconds = serverCpu?.TotalSeconds,
+                ClickHouseMemoryBytes = serverMemory is { } memory ? (peakReset ? memory.Peak : memory.Resident) : null,
+                ClickHouseMemoryIsPeak = server is null ? null : peakReset,
             }, latencies);
         }
         finally
@@ -381,13 +418,14 @@ public sealed class BenchRunner(string adminConnectionString, BenchOptions optio
         var summaries = trials.GroupBy(t => t.Strategy).Select(group =>
         {
             var done = group.Where(t => !t.Exceeded && t.Error is null).ToList();
+            var processes = done.Where(t => !t.InProcess).ToList();
             var seconds = Spread.Of(done.Select(t => t.Seconds));
             return new StrategySummary
             {
                 Strategy = group.Key,
                 Seconds = seconds,
                 TimesFloor = seconds is null || floor.Seconds <= 0 ? null : seconds.Median / floor.Seconds,
-                ProcessSecondsMedian = Spread.Of(done.Select(t => t.ProcessSeconds))?.Median,
+                ProcessSecondsMedian = Spread.Of(processes.Select(t => t.ProcessSeconds))?.Median,
                 Trials = group.Count(),
                 Exceeded = group.Count(t => t.Exceeded),
                 Failed = group.Count(t => t.Error is not null),
@@ -398,15 +436,22 @@ public sealed class BenchRunner(string adminConnectionString, BenchOptions optio
                 WalBytesMedian = Spread.Of(done.Select(t => (double)t.WalBytes))?.Median,
                 RowsWrittenMedian = Spread.Of(done.Select(t => (double)(t.Inserted + t.Updated + t.Deleted)))?.Median,
                 RowsUnchangedMedian = Spread.Of(done.Select(t => (double)t.Unchanged))?.Median,
-                PeakMemoryBytesMax = done.Count == 0 ? null : done.Max(t => t.PeakMemoryBytes),
+                PeakMemoryBytesMax = processes.Count == 0 ? null : processes.Max(t => t.PeakMemoryBytes),
                 Drift = group.FirstOrDefault(t => t.Drift is not null)?.Drift,
                 AffectedModelsMedian = Spread.Of(done.Select(t => (double)t.AffectedModels))?.Median,
                 RecomputedPerModel = scenario == BenchScenario.Bulk && floor.Models > 0 && Spread.Of(done.Select(t => (double)t.AffectedModels)) is { } affected
                     ? affected.Median / floor.Models : null,
+                ClickHouseCpuSecondsMedian = Spread.Of(done.Where(t => t.ClickHouseCpuSeconds is not null).Select(t => t.ClickHouseCpuSeconds!.Value))?.Median,
+                ClickHouseMemoryBytesMax = done.Max(t => t.ClickHouseMemoryBytes),
             };
         }).ToList();
         var phase1 = summaries.FirstOrDefault(s => s.Strategy == "phase1")?.Seconds?.Median;
-        return summaries.Select(s => s with { RatioToPhase1 = phase1 is > 0 && s.Seconds is not null ? s.Seconds.Median / phase1 : null }).ToList();
+        var backfill = summaries.FirstOrDefault(s => s.Strategy == TrialProcess.Backfill)?.Seconds?.Median;
+        return summaries.Select(s => s with
+        {
+            RatioToPhase1 = phase1 is > 0 && s.Seconds is not null ? s.Seconds.Median / phase1 : null,
+            RatioToBackfill = backfill is > 0 && s.Seconds is not null ? s.Seconds.Median / backfill : null,
+        }).ToList();
     }
 
     private static async Task ReadSettingsAsync(NpgsqlDataSource admin, Dictionary<string, string> settings, CancellationToken cancellationToken)

@@ -14,7 +14,9 @@ internal static class TrialProcess
     /// <summary>The pseudo-strategy that runs <c>bmm backfill</c> instead of a strategy's run.</summary>
     public const string Backfill = "backfill";
 
-    public static async Task<RunOutput?> RunAsync(string? product, string connectionString, string strategy, DateTimeOffset clock, TimeSpan timeout, CancellationToken cancellationToken)
+    /// <summary>One run; <c>environment</c> holds the settings it needs beside its connection (the clickhouse strategy's ClickHouse), as BMM_ variables.</summary>
+    public static async Task<RunOutput?> RunAsync(string? product, string connectionString, string strategy, DateTimeOffset clock, TimeSpan timeout,
+        IReadOnlyDictionary<string, string>? environment, CancellationToken cancellationToken)
     {
         var info = ProductInvocation(product);
         string[] arguments = strategy == Backfill
@@ -22,6 +24,7 @@ internal static class TrialProcess
             : ["run", "--strategy", strategy, "--json", "--clock", clock.ToString("O")];
         foreach (var argument in arguments) info.ArgumentList.Add(argument);
         info.Environment["BMM_CONNECTION"] = connectionString;
+        foreach (var (name, value) in environment ?? new Dictionary<string, string>()) info.Environment[name] = value;
         info.RedirectStandardOutput = true;
         info.RedirectStandardError = true;
         info.UseShellExecute = false;

@@ -14,8 +14,8 @@ internal static class BenchCommand
     public static Command Create()
     {
         var scale = new Option<string>("--scale") { Description = "Data set: tiny, small, medium or site.", DefaultValueFactory = _ => "small" };
-        var scenario = new Option<string>("--scenario") { Description = "Comma-separated scenarios: steady, catchup, quiet, hour, follow, bulk.", DefaultValueFactory = _ => "steady,catchup,quiet,hour,follow" };
-        var strategies = new Option<string>("--strategies") { Description = "Comma-separated strategies to compare (the bulk scenario adds backfill).", DefaultValueFactory = _ => "sequential,phase1,setbased,reviews-mv,incremental" };
+        var scenario = new Option<string>("--scenario") { Description = "Comma-separated scenarios: steady, catchup, quiet, hour, follow, bulk, full.", DefaultValueFactory = _ => "steady,catchup,quiet,hour,follow" };
+        var strategies = new Option<string>("--strategies") { Description = "Comma-separated strategies to compare (the bulk scenario adds backfill; full measures backfill and clickhouse).", DefaultValueFactory = _ => "sequential,phase1,setbased,reviews-mv,incremental" };
         var repeat = new Option<int>("--repeat") { Description = "Trials per strategy and scenario (medians are reported).", DefaultValueFactory = _ => 5 };
         var budget = new Option<double>("--budget") { Description = "Minutes for the whole benchmark; a trial past its share is stopped and reported as such.", DefaultValueFactory = _ => 60 };
         var seed = new Option<int>("--seed") { Description = "Seed of the data and of the simulated windows.", DefaultValueFactory = _ => 42 };
@@ -63,7 +63,11 @@ internal static class BenchCommand
             // The benchmark creates its databases beside the one it is pointed at.
             if (!embedded) await env.DataSourceAsync(token);
             var admin = embedded ? await EmbeddedPostgres.EnsureAsync("postgres", env.LoggerFor(LogCategories.Tools), token) : env.Connection!;
-            var runner = new BenchRunner(admin, options, embedded, env.LoggerFor(LogCategories.Tools),
+            // The clickhouse strategy's server, as bmm run would find it (section ClickHouse, else bmm's own).
+            var clickHouse = options.Strategies.Contains(BenchMirror.Strategy) || options.Scenarios.Contains(BenchScenario.Full)
+                ? (await env.ClickHouseMirrorAsync(token)).Client.Options
+                : null;
+            var runner = new BenchRunner(admin, options, embedded, clickHouse, env.LoggerFor(LogCategories.Tools),
                 message => Console.Error.WriteLine($"{DateTime.UtcNow:HH:mm:ss} bench: {message}"));
             var report = await runner.RunAsync("bmm " + string.Join(' ', Environment.GetCommandLineArgs().Skip(1)), token);
             var text = BenchMarkdown.Render(report);

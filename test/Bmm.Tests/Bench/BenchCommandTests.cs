@@ -55,6 +55,64 @@ public sealed class BenchCommandTests(TestDatabase db) : IClassFixture<TestDatab
     }
 
     [Fact]
+    public async Task Bench_measures_clickhouse_in_steady_state_and_its_full_recomputation_beside_backfill()
+    {
+        var folder = Directory.CreateTempSubdirectory("bmm-bench-test").FullName;
+        try
+        {
+            var json = Path.Combine(folder, "bench.json");
+            var markdown = Path.Combine(folder, "bench.md");
+            var result = await BmmProcess.RunAsync(db.ConnectionString, "bench", "--scale", "tiny", "--repeat", "1", "--scenario", "steady,full",
+                "--strategies", "setbased,clickhouse", "--budget", "20", "--json", json, "--markdown", markdown);
+            Assert.True(result.ExitCode == ExitCodes.Success, result.ToString());
+
+            using var report = JsonDocument.Parse(await File.ReadAllTextAsync(json, TestContext.Current.CancellationToken));
+            Assert.Contains("bmm's own server", report.RootElement.GetProperty("clickHouse").GetString());
+            var scenarios = report.RootElement.GetProperty("scenarios").EnumerateArray().ToDictionary(s => s.GetProperty("scenario").GetString()!);
+            Assert.Equal(["full", "steady"], scenarios.Keys.Order());
+
+            var steady = Strategies(scenarios["steady"]);
+            Assert.Equal(["clickhouse", "setbased"], steady.Keys.Order());
+            // A steady-state run: the mirror was there before the window, so nothing was loaded.
+            Assert.False(steady["clickhouse"].GetProperty("phaseSecondsMedian").TryGetProperty("load", out _), steady["clickhouse"].ToString());
+            Assert.Equal(steady["setbased"].GetProperty("rowsWrittenMedian").GetDouble(), steady["clickhouse"].GetProperty("rowsWrittenMedian").GetDouble());
+            AssertServerMeasured(steady["clickhouse"]);
+            Assert.Equal(JsonValueKind.Null, steady["setbased"].GetProperty("clickHouseCpuSecondsMedian").ValueKind);
+
+            var full = Strategies(scenarios["full"]);
+            Assert.Equal(["backfill", "clickhouse"], full.Keys.Order());
+            Assert.Equal(full["backfill"].GetProperty("rowsWrittenMedian").GetDouble(), full["clickhouse"].GetProperty("rowsWrittenMedian").GetDouble());
+            Assert.True(full["clickhouse"].GetProperty("rowsWrittenMedian").GetDouble() > 0, full["clickhouse"].ToString());
+            var phases = full["clickhouse"].GetProperty("phaseSecondsMedian");
+            Assert.True(phases.GetProperty("load").GetDouble() > 0 && phases.GetProperty("recompute").GetDouble() > 0, phases.ToString());
+            Assert.True(full["clickhouse"].GetProperty("ratioToBackfill").GetDouble() > 0);
+            Assert.Equal(1.0, full["backfill"].GetProperty("ratioToBackfill").GetDouble());
+            AssertServerMeasured(full["clickhouse"]);
+            var trial = scenarios["full"].GetProperty("trials").EnumerateArray().Single(t => t.GetProperty("strategy").GetString() == "clickhouse");
+            Assert.True(trial.GetProperty("inProcess").GetBoolean());
+            Assert.True(trial.GetProperty("clickHouseMemoryIsPeak").ValueKind is JsonValueKind.True or JsonValueKind.False);
+
+            var text = await File.ReadAllTextAsync(markdown, TestContext.Current.CancellationToken);
+            Assert.Contains("ClickHouse CPU", text);
+            Assert.Contains("Every pair recomputed: backfill", text);
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+
+        static Dictionary<string, JsonElement> Strategies(JsonElement scenario) =>
+            scenario.GetProperty("strategies").EnumerateArray().ToDictionary(s => s.GetProperty("strategy").GetString()!);
+
+        static void AssertServerMeasured(JsonElement clickHouse)
+        {
+            Assert.True(clickHouse.GetProperty("drift").ValueKind == JsonValueKind.Number && clickHouse.GetProperty("drift").GetInt64() == 0, clickHouse.ToString());
+            Assert.True(clickHouse.GetProperty("clickHouseCpuSecondsMedian").GetDouble() > 0, clickHouse.ToString());
+            Assert.True(clickHouse.GetProperty("clickHouseMemoryBytesMax").GetDouble() > 0, clickHouse.ToString());
+        }
+    }
+
+    [Fact]
     public async Task An_unknown_scenario_is_refused()
     {
         var result = await BmmProcess.RunAsync(db.ConnectionString, "bench", "--scenario", "rush");

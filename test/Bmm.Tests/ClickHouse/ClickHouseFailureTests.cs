@@ -68,18 +68,21 @@ public sealed class ClickHouseFailureTests : FreshDatabaseTest
         var position = await Db.ScalarAsync<string>(Position);
         var table = await Db.ScalarAsync<string>(TableFingerprint);
 
+        // The mirroring batch has written ClickHouse when it records model 3 as pending, which an
+        // open transaction holds: it times out, and its PostgreSQL transaction rolls back.
         Db.Options.LockTimeoutSeconds = 1;
         Db.Options.MaxAttempts = 1;
         await using (var connection = await Db.DataSource.OpenConnectionAsync(TestContext.Current.CancellationToken))
         await using (var transaction = await connection.BeginTransactionAsync(TestContext.Current.CancellationToken))
         {
-            await using (var hold = new NpgsqlCommand("""SELECT 1 FROM "ModelBaseModelMetric" WHERE "modelId" = 3 FOR UPDATE""", connection, transaction))
+            await using (var hold = new NpgsqlCommand("INSERT INTO bmm.clickhouse_pending VALUES (3, false)", connection, transaction))
                 await hold.ExecuteNonQueryAsync(TestContext.Current.CancellationToken);
             var failed = await RunAsync("while the row is held", succeed: false);
             Assert.Equal(RunOutcome.Failed, failed.Outcome);
             Assert.Equal(position, await Db.ScalarAsync<string>(Position));
             Assert.Equal(table, await Db.ScalarAsync<string>(TableFingerprint));
         }
+        Assert.Equal(0L, await Db.ScalarAsync<long>("SELECT count(*) FROM bmm.clickhouse_pending"));
         await RunAsync("after the row is released");
         await Db.AssertMatchesOracleAsync("after the replay");
     }
@@ -99,9 +102,11 @@ public sealed class ClickHouseFailureTests : FreshDatabaseTest
             await RunAsync("first");
             for (var model = 1; model <= 3; model++) await Site.Metric(model * 10, 100 + model, 2);
 
-            // The run's second batch (model 2) has written ClickHouse and waits on model 2's row;
-            // ClickHouse stops meanwhile, so the batch commits and the third one cannot reach it.
+            // The run has mirrored the three changes and writes the models one per transaction: the
+            // second (model 2) has computed its pairs in ClickHouse and waits on model 2's row;
+            // ClickHouse stops meanwhile, so that one commits and the third cannot reach it.
             Db.Options.LockTimeoutSeconds = 60;
+            Db.Options.BatchSize = 1;
             Task<RunReport> run;
             await using (var connection = await Db.DataSource.OpenConnectionAsync(ct))
             await using (var transaction = await connection.BeginTransactionAsync(ct))
@@ -121,6 +126,7 @@ public sealed class ClickHouseFailureTests : FreshDatabaseTest
             Assert.Equal(101, await Db.ScalarAsync<int>("""SELECT "downloadCount" FROM "ModelBaseModelMetric" WHERE "modelId" = 1"""));
             Assert.Equal(102, await Db.ScalarAsync<int>("""SELECT "downloadCount" FROM "ModelBaseModelMetric" WHERE "modelId" = 2"""));
             Assert.Equal(3, await Db.ScalarAsync<int>("""SELECT "downloadCount" FROM "ModelBaseModelMetric" WHERE "modelId" = 3"""));
+            Assert.Equal("3", await Db.ScalarAsync<string>("SELECT string_agg(model_id::text, ',') FROM bmm.clickhouse_pending"));
 
             await EmbeddedClickHouse.EnsureAsync(folder, NullLogger.Instance, ct);
             await RunAsync("after ClickHouse is back");

@@ -49,8 +49,10 @@ public sealed class ClickHouseStrategy : IRefreshStrategy
     {
         var mirror = context.ClickHouse ?? throw new UsageException(
             "The clickhouse strategy needs ClickHouse: set ClickHouse:Url (or let bmm start its own by leaving it empty).");
+        var options = context.Options;
         var budget = Stopwatch.StartNew();
-        bool OverBudget() => result.AffectedModels >= context.Options.MaxModelsPerRun || budget.Elapsed.TotalSeconds >= context.Options.MaxSecondsPerRun;
+        bool OverTime() => budget.Elapsed.TotalSeconds >= options.MaxSecondsPerRun;
+        bool OverBudget() => result.AffectedModels >= options.MaxModelsPerRun || OverTime();
 
         await LoadIfMissingAsync(context, mirror, result, cancellationToken);
 
@@ -59,50 +61,131 @@ public sealed class ClickHouseStrategy : IRefreshStrategy
         {
             var taken = await context.Transactions.RunAsync(async (connection, transaction, ct) =>
             {
-                var ids = await result.TimeAsync("read_changes", () => ChangeLog.TakeQueuedAsync(connection, transaction, context.Options.BatchSize, ct));
+                var ids = await result.TimeAsync("read_changes", () => ChangeLog.TakeQueuedAsync(connection, transaction, options.BatchSize, ct));
                 if (ids.Length == 0) return (ids, WriteCounts.None);
                 var models = await result.TimeAsync("mirror", () => mirror.MirrorModelsAsync(connection, transaction, ids, ct));
                 return (ids, await result.TimeAsync("compute_and_write", () => mirror.WriteModelsAsync(connection, transaction, models, ct)));
             }, cancellationToken);
             result.Record(context, taken.ids.Length, taken.Item2);
-            if (taken.ids.Length < context.Options.BatchSize) break;
+            if (taken.ids.Length < options.BatchSize) break;
         }
 
-        LogPosition? reached = null;
-        long? horizon = null;
-        var batchRows = mirror.Client.Options.BatchRows;
-        while (true)
+        var (position, mirrored) = await MirrorPendingAsync(context, mirror, result, OverTime, cancellationToken);
+
+        // The models mirrored (by this run or one before it), in model order, each once.
+        var drained = false;
+        while (!OverBudget())
         {
-            if (OverBudget())
+            var taken = await context.Transactions.RunAsync(async (connection, transaction, ct) =>
             {
-                result.BacklogLeft = true;
-                Log.BudgetReached(context.Logger, result.AffectedModels);
+                var (models, whole) = await result.TimeAsync("read_changes", () => TakePendingAsync(connection, transaction, options.BatchSize, ct));
+                var write = models.Length == 0 ? WriteCounts.None
+                    : await result.TimeAsync("compute_and_write", () => mirror.WriteModelsAsync(connection, transaction, models, ct, whole));
+                return (Models: models.Length, Write: write);
+            }, cancellationToken);
+            result.Record(context, taken.Models, taken.Write);
+            if (taken.Models < options.BatchSize)
+            {
+                drained = true;
                 break;
             }
-            var done = await context.Transactions.RunAsync(async (connection, transaction, ct) =>
+        }
+        if (!drained || position is null)
+        {
+            result.BacklogLeft = true;
+            Log.BudgetReached(context.Logger, result.AffectedModels);
+        }
+        if (result.Batches > 0 || mirrored)
+            await result.TimeAsync("maintenance", () => ChangeLog.MaintainAsync(context.DataSource, context.Logger, cancellationToken));
+        result.Watermark = position?.ToString();
+    }
+
+    /// <summary>
+    /// Mirrors the log past the consumer's position and below the run's horizon, in batches of
+    /// ClickHouse:BatchRows rows, each one PostgreSQL transaction that records the models to write
+    /// (bmm.clickhouse_pending) and advances the position. Returns the position reached (null when
+    /// stopped by <paramref name="overTime"/> before the horizon) and whether any batch committed.
+    /// </summary>
+    private static async Task<(LogPosition? Position, bool Mirrored)> MirrorPendingAsync(RefreshContext context, ClickHouseMirror mirror, RefreshResult result,
+        Func<bool> overTime, CancellationToken cancellationToken)
+    {
+        var batchRows = mirror.Client.Options.BatchRows;
+        long? horizon = null;
+        var mirrored = false;
+        while (true)
+        {
+            if (overTime()) return (null, mirrored);
+            var step = await context.Transactions.RunAsync(async (connection, transaction, ct) =>
             {
                 var state = await result.TimeAsync("read_changes", () => ChangeLog.ReadConsumerAsync(connection, transaction, ClickHouseMirror.Consumer, ct));
                 // One horizon per run: what commits meanwhile waits for the next run.
                 horizon ??= await result.TimeAsync("read_changes", () => ChangeLog.ReadHorizonAsync(connection, transaction, ct));
-                var keys = await result.TimeAsync("read_changes", () => ReadKeysAsync(connection, transaction, state.Position, horizon.Value, batchRows, ct));
-                if (keys.Count == 0) return (Done: true, Position: state.Position, Models: 0L, Write: WriteCounts.None);
+                var end = await result.TimeAsync("read_changes", () => ReadBatchEndAsync(connection, transaction, state.Position, horizon.Value, batchRows, ct));
+                // Short of a whole batch: every row below the horizon, and the position covers the range.
+                var last = end ?? LogPosition.EndOf(horizon.Value - 1);
+                var keys = await result.TimeAsync("read_changes", () => ReadKeysAsync(connection, transaction, state.Position, last, horizon.Value, ct));
+                if (keys.Count == 0) return (Done: true, Position: state.Position, Advanced: false);
                 var models = await result.TimeAsync("mirror", () => mirror.MirrorAsync(connection, transaction, keys, ct));
-                var write = models.Length == 0 ? WriteCounts.None
-                    : await result.TimeAsync("compute_and_write", () => mirror.WriteModelsAsync(connection, transaction, models, ct));
-                var last = keys[^1];
-                // Every key below the horizon read: the position covers the whole range.
-                var position = keys.Count < batchRows ? LogPosition.EndOf(horizon.Value - 1) : new LogPosition(last.Xid, last.Kind, last.RowId);
+                await using (var pending = new NpgsqlCommand(MirrorSql.AddPending, connection, transaction))
+                {
+                    pending.Parameters.AddWithValue("models", models.Models);
+                    pending.Parameters.AddWithValue("whole", models.Whole);
+                    await result.TimeAsync("mirror", () => pending.ExecuteNonQueryAsync(ct));
+                }
                 await result.TimeAsync("advance_position", () => ChangeLog.AdvanceAsync(connection, transaction, ClickHouseMirror.Consumer, state,
-                    new ConsumerState(position, null, null), ct));
-                return (Done: keys.Count < batchRows, Position: position, Models: (long)models.Length, Write: write);
+                    new ConsumerState(last, null, null), ct));
+                return (Done: end is null, Position: last, Advanced: true);
             }, cancellationToken);
-            reached = done.Position;
-            result.Record(context, done.Models, done.Write);
-            if (done.Done) break;
+            mirrored |= step.Advanced;
+            if (step.Done) return (step.Position, mirrored);
         }
-        if (result.Batches > 0)
-            await result.TimeAsync("maintenance", () => ChangeLog.MaintainAsync(context.DataSource, context.Logger, cancellationToken));
-        result.Watermark = reached?.ToString();
+    }
+
+    private static async Task<LogPosition?> ReadBatchEndAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, LogPosition from, long below, int limit, CancellationToken cancellationToken)
+    {
+        await using var command = new NpgsqlCommand(MirrorSql.BatchEnd, connection, transaction);
+        AddPosition(command, "", from);
+        command.Parameters.AddWithValue("below", below);
+        command.Parameters.AddWithValue("limit", limit);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        return await reader.ReadAsync(cancellationToken) ? new LogPosition(reader.GetInt64(0), reader.GetString(1)[0], reader.GetInt32(2)) : null;
+    }
+
+    private static async Task<List<LogKey>> ReadKeysAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, LogPosition from, LogPosition end, long below, CancellationToken cancellationToken)
+    {
+        await using var command = new NpgsqlCommand(MirrorSql.BatchKeys, connection, transaction);
+        AddPosition(command, "", from);
+        AddPosition(command, "end_", end);
+        command.Parameters.AddWithValue("below", below);
+        var keys = new List<LogKey>();
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+            keys.Add(new LogKey(reader.GetString(0)[0], reader.GetInt32(1), reader.GetFieldValue<int[]>(2), reader.GetFieldValue<int[]>(3)));
+        return keys;
+    }
+
+    private static void AddPosition(NpgsqlCommand command, string prefix, LogPosition position)
+    {
+        command.Parameters.AddWithValue(prefix + "xid", position.Xid);
+        command.Parameters.AddWithValue(prefix + "kind", position.Kind.ToString());
+        command.Parameters.AddWithValue(prefix + "row_id", position.RowId);
+    }
+
+    /// <summary>Up to <paramref name="limit"/> pending models in model order, and those of them to write whole.</summary>
+    private static async Task<(int[] Models, int[] Whole)> TakePendingAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, int limit, CancellationToken cancellationToken)
+    {
+        var models = new List<int>();
+        var whole = new List<int>();
+        await using var command = new NpgsqlCommand(MirrorSql.TakePending, connection, transaction);
+        command.Parameters.AddWithValue("limit", limit);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            models.Add(reader.GetInt32(0));
+            if (reader.GetBoolean(1)) whole.Add(reader.GetInt32(0));
+        }
+        models.Sort();
+        return ([.. models], [.. whole]);
     }
 
     /// <summary>Loads the mirror when ClickHouse holds none of this database (first run, or its data lost).</summary>
@@ -117,20 +200,5 @@ public sealed class ClickHouseStrategy : IRefreshStrategy
         Log.ClickHouseMirrorMissing(context.Logger, mirror.Client.Endpoint);
         var load = await result.TimeAsync("load", () => mirror.LoadAsync(context.DataSource, cancellationToken));
         Log.ClickHouseLoaded(context.Logger, load.Versions, load.Reviews, load.StartXid, load.Seconds);
-    }
-
-    private static async Task<List<LogKey>> ReadKeysAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, LogPosition from, long below, int limit, CancellationToken cancellationToken)
-    {
-        await using var command = new NpgsqlCommand(MirrorSql.NextKeys, connection, transaction);
-        command.Parameters.AddWithValue("xid", from.Xid);
-        command.Parameters.AddWithValue("kind", from.Kind.ToString());
-        command.Parameters.AddWithValue("row_id", from.RowId);
-        command.Parameters.AddWithValue("below", below);
-        command.Parameters.AddWithValue("limit", limit);
-        var keys = new List<LogKey>();
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        while (await reader.ReadAsync(cancellationToken))
-            keys.Add(new LogKey(reader.GetInt64(0), reader.GetString(1)[0], reader.GetInt32(2), reader.GetFieldValue<int[]>(3), reader.GetFieldValue<int[]>(4)));
-        return keys;
     }
 }

@@ -6,6 +6,9 @@ LANGUAGE sql STABLE AS $$
     SELECT p.model_id
     FROM bmm.consumer c, bmm.changed_pairs(c.xid, c.kind, c.row_id, 9223372036854775807, true) p
     WHERE c.name = consumer_name
+    UNION ALL
+    -- The clickhouse strategy's models mirrored but not yet written.
+    SELECT p.model_id FROM bmm.clickhouse_pending p WHERE consumer_name = 'clickhouse'
 $$;
 
 -- Compares the models with ids in [low, high) with a recomputation from the site's tables, at the
