@@ -1,4 +1,5 @@
 using System.CommandLine;
+using Bmm.ClickHouse;
 using Bmm.Refresh;
 using Bmm.Schema;
 using Bmm.Telemetry;
@@ -21,17 +22,8 @@ internal static class ClickHouseCommand
     {
         var rebuild = new Option<bool>("--rebuild") { Description = "Drop the mirror's tables on every node and load them again (after ClickHouse lost data, or to mirror another database)." };
         var command = new Command("load", "Copy the counted versions and reviews into ClickHouse from one snapshot; the clickhouse strategy replays the log from that snapshot on.") { rebuild };
-        command.SetAction((parse, ct) => CliApp.ExecuteAsync(parse, ct, async (env, token) =>
+        command.SetAction((parse, ct) => UnderTheLockAsync(parse, ct, "load", async (env, dataSource, mirror, token) =>
         {
-            var dataSource = await env.DataSourceAsync(token);
-            await Migrator.RequireJobSchemaAsync(dataSource, token);
-            var mirror = await env.ClickHouseMirrorAsync(token);
-            await using var runnerLock = await RunnerLock.TryAcquireAsync(dataSource, token);
-            if (runnerLock is null)
-            {
-                await Console.Error.WriteLineAsync($"{await RunnerLock.DescribeHolderAsync(dataSource, token)} holds the runner lock: load when it is done (or stop it).");
-                return ExitCodes.Failed;
-            }
             var source = await mirror.LoadedFromAsync(token);
             if (source is not null && !parse.GetValue(rebuild))
             {
@@ -50,17 +42,8 @@ internal static class ClickHouseCommand
     private static Command Recompute()
     {
         var command = new Command("recompute", "Recompute every pair of the table from the mirror (ClickHouse's full recomputation, the counterpart of backfill).") { CommonOptions.Json };
-        command.SetAction((parse, ct) => CliApp.ExecuteAsync(parse, ct, async (env, token) =>
+        command.SetAction((parse, ct) => UnderTheLockAsync(parse, ct, "recompute", async (env, dataSource, mirror, token) =>
         {
-            var dataSource = await env.DataSourceAsync(token);
-            await Migrator.RequireJobSchemaAsync(dataSource, token);
-            var mirror = await env.ClickHouseMirrorAsync(token);
-            await using var runnerLock = await RunnerLock.TryAcquireAsync(dataSource, token);
-            if (runnerLock is null)
-            {
-                await Console.Error.WriteLineAsync($"{await RunnerLock.DescribeHolderAsync(dataSource, token)} holds the runner lock: recompute when it is done (or stop it).");
-                return ExitCodes.Failed;
-            }
             if (await mirror.LoadedFromAsync(token) != dataSource.CreateConnection().Database)
             {
                 await Console.Error.WriteLineAsync("ClickHouse holds no mirror of this database: run `bmm clickhouse load` first.");
@@ -78,4 +61,24 @@ internal static class ClickHouseCommand
         }));
         return command;
     }
+
+    /// <summary>
+    /// A command that needs the mirror and the table to itself: the job's schema, the mirror, and
+    /// the runner lock, or exit 2 naming who holds it.
+    /// </summary>
+    private static Task<int> UnderTheLockAsync(ParseResult parse, CancellationToken cancellationToken, string what,
+        Func<CommandEnvironment, Npgsql.NpgsqlDataSource, ClickHouseMirror, CancellationToken, Task<int>> body) =>
+        CliApp.ExecuteAsync(parse, cancellationToken, async (env, token) =>
+        {
+            var dataSource = await env.DataSourceAsync(token);
+            await Migrator.RequireJobSchemaAsync(dataSource, token);
+            var mirror = await env.ClickHouseMirrorAsync(token);
+            await using var runnerLock = await RunnerLock.TryAcquireAsync(dataSource, token);
+            if (runnerLock is null)
+            {
+                await Console.Error.WriteLineAsync($"{await RunnerLock.DescribeHolderAsync(dataSource, token)} holds the runner lock: {what} when it is done (or stop it).");
+                return ExitCodes.Usage;
+            }
+            return await body(env, dataSource, mirror, token);
+        });
 }

@@ -71,7 +71,7 @@ public static class EmbeddedClickHouse
         {
             var server = new Server(Path.Combine(baseDirectory, name));
             if (!Directory.Exists(server.Folder)) continue;
-            await using var fileLock = await AcquireFileLockAsync(server.LockFile, cancellationToken);
+            await using var fileLock = await LocalServerFiles.AcquireFileLockAsync(server.LockFile, cancellationToken);
             if (server.ReadState() is not { } state) continue;
             await server.StopAsync(state.Pid, logger, cancellationToken);
             server.WriteState(state with { Pid = 0 });
@@ -91,7 +91,7 @@ public static class EmbeddedClickHouse
             foreach (var server in servers)
             {
                 server.CreateFolder();
-                locks.Add(await AcquireFileLockAsync(server.LockFile, cancellationToken));
+                locks.Add(await LocalServerFiles.AcquireFileLockAsync(server.LockFile, cancellationToken));
             }
 
             var states = servers.Select(s => s.ReadState()).ToArray();
@@ -194,20 +194,9 @@ public static class EmbeddedClickHouse
     {
         var configured = Environment.GetEnvironmentVariable("BMM_CLICKHOUSE_DIR");
         if (!string.IsNullOrEmpty(configured)) return Path.GetFullPath(configured);
-        return Path.Combine(FindProjectRoot() ?? Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".local", "share", "bmm"), ".bmm");
+        return Path.Combine(LocalServerFiles.FindProjectRoot() ?? Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".local", "share", "bmm"), ".bmm");
     }
 
-    private static string? FindProjectRoot()
-    {
-        foreach (var start in new[] { AppContext.BaseDirectory, Environment.CurrentDirectory })
-        {
-            for (var dir = new DirectoryInfo(start); dir is not null; dir = dir.Parent)
-            {
-                if (File.Exists(Path.Combine(dir.FullName, "bmm.slnx"))) return dir.FullName;
-            }
-        }
-        return null;
-    }
 
     /// <summary>
     /// The port a server had, when nothing listens on it (a restarted server keeps its address and
@@ -254,20 +243,6 @@ public static class EmbeddedClickHouse
         }
     }
 
-    private static async Task<FileStream> AcquireFileLockAsync(string path, CancellationToken cancellationToken)
-    {
-        while (true)
-        {
-            try
-            {
-                return new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None, 1, FileOptions.DeleteOnClose);
-            }
-            catch (IOException)
-            {
-                await Task.Delay(100, cancellationToken);
-            }
-        }
-    }
 
     /// <summary>One server's folder: its configuration, state, logs and data.</summary>
     private sealed class Server(string folder)

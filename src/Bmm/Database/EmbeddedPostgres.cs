@@ -82,7 +82,7 @@ public sealed class EmbeddedPostgres
         var major = Path.GetFileName(Path.GetDirectoryName(binDirectory)) ?? "pg";
         var configured = Environment.GetEnvironmentVariable("BMM_EMBEDDED_DIR");
         if (!string.IsNullOrEmpty(configured)) return Path.GetFullPath(configured);
-        var projectRoot = FindProjectRoot();
+        var projectRoot = LocalServerFiles.FindProjectRoot();
         var local = Path.Combine(projectRoot ?? Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".local", "share", "bmm"), ".bmm", $"pg{major}");
         if (!runAsServerUser || IsTraversableByOthers(local)) return local;
         // The server runs as postgres, which may not be able to enter the clone's folder:
@@ -91,17 +91,6 @@ public sealed class EmbeddedPostgres
         return Path.Combine(Path.GetTempPath(), $"bmm-{hash}", $"pg{major}");
     }
 
-    private static string? FindProjectRoot()
-    {
-        foreach (var start in new[] { AppContext.BaseDirectory, Environment.CurrentDirectory })
-        {
-            for (var dir = new DirectoryInfo(start); dir is not null; dir = dir.Parent)
-            {
-                if (File.Exists(Path.Combine(dir.FullName, "bmm.slnx"))) return dir.FullName;
-            }
-        }
-        return null;
-    }
 
     private static bool IsTraversableByOthers(string path)
     {
@@ -124,7 +113,7 @@ public sealed class EmbeddedPostgres
         }
 
         // One process at a time decides whether to reuse, start or create the cluster.
-        await using var fileLock = await AcquireFileLockAsync(Path.Combine(_baseDirectory, "embedded.lock"), cancellationToken);
+        await using var fileLock = await LocalServerFiles.AcquireFileLockAsync(Path.Combine(_baseDirectory, "embedded.lock"), cancellationToken);
 
         var state = ReadState();
         if (state is not null && await CanConnectAsync(state, cancellationToken))
@@ -298,20 +287,6 @@ public sealed class EmbeddedPostgres
         return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 
-    private static async Task<FileStream> AcquireFileLockAsync(string path, CancellationToken cancellationToken)
-    {
-        while (true)
-        {
-            try
-            {
-                return new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None, 1, FileOptions.DeleteOnClose);
-            }
-            catch (IOException)
-            {
-                await Task.Delay(100, cancellationToken);
-            }
-        }
-    }
 
     private static ProcessResult Run(string fileName, IReadOnlyList<string> arguments, bool asServerUser)
     {
