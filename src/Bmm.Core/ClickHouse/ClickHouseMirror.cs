@@ -272,9 +272,11 @@ public sealed class ClickHouseMirror(ClickHouseClient client, ILogger logger)
     /// </summary>
     internal async Task<WriteCounts> WriteModelsAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, int[] models, CancellationToken cancellationToken, int[]? whole = null)
     {
+        if (models.Length == 0) return WriteCounts.None;
         var ids = Ids("ids", models);
-        var sums = client.QueryAsync(_sql.Sums, cancellationToken, ids);
-        var thumbs = client.QueryAsync(_sql.Thumbs, cancellationToken, ids);
+        var (low, high) = (models.Min(), models.Max());
+        var sums = client.QueryAsync(_sql.Sums(low, high), cancellationToken, ids);
+        var thumbs = client.QueryAsync(_sql.Thumbs(low, high), cancellationToken, ids);
         await Task.WhenAll(sums, thumbs);
         var thumbsByPair = (await thumbs).ToDictionary(r => (int.Parse(r[0], CultureInfo.InvariantCulture), r[1]), r => int.Parse(r[2], CultureInfo.InvariantCulture));
         var pairs = await sums;

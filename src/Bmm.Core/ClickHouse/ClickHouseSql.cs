@@ -27,6 +27,13 @@ internal sealed class ClickHouseSql(ClickHouseOptions options)
     public string Reviews => Sharded ? $"{_db}.reviews_all" : $"{_db}.reviews";
     public string Meta => $"{_db}.meta";
 
+    /// <summary>
+    /// How a query tests membership in an external table: GLOBAL IN sends it to every shard of a
+    /// Distributed table; on one server plain IN, which the primary key's index can use (GLOBAL IN
+    /// there reads every part: 0.34 s against 0.04 s for 5,000 models of a million reviews).
+    /// </summary>
+    private string In => Sharded ? "GLOBAL IN" : "IN";
+
     public const string VersionColumns = "model_id, version_id, base_model, downloads, images, deleted, ver";
     public const string ReviewColumns = "model_id, review_id, version_id, base_model, user_id, deleted, ver";
     public const string MetaColumns = "key, value, ver";
@@ -72,7 +79,7 @@ internal sealed class ClickHouseSql(ClickHouseOptions options)
     public string VersionPlacements => $"""
         SELECT version_id, model_id FROM (
             SELECT version_id, model_id, argMax(deleted, ver) AS gone FROM {Versions}
-            WHERE version_id GLOBAL IN keys GROUP BY version_id, model_id)
+            WHERE version_id {In} keys GROUP BY version_id, model_id)
         WHERE gone = 0
         """;
 
@@ -84,28 +91,32 @@ internal sealed class ClickHouseSql(ClickHouseOptions options)
     public string ReviewPlacements => $"""
         SELECT review_id, model_id FROM (
             SELECT review_id, model_id, argMax(deleted, ver) AS gone FROM {Reviews}
-            WHERE review_id GLOBAL IN keys OR version_id GLOBAL IN versions GROUP BY review_id, model_id)
+            WHERE review_id {In} keys OR version_id {In} versions GROUP BY review_id, model_id)
         WHERE gone = 0
         """;
 
-    /// <summary>Downloads and images of every (model, base model) of the models in <c>ids</c> with a Published version.</summary>
-    public string Sums => $"""
+    /// <summary>
+    /// Downloads and images of every (model, base model) of the models in <c>ids</c> with a
+    /// Published version; <paramref name="low"/> and <paramref name="high"/> bound the ids, a range
+    /// the primary key's index prunes by wherever the set itself does not serve it (on shards).
+    /// </summary>
+    public string Sums(int low, int high) => $"""
         SELECT model_id, base_model, sum(downloads), sum(images) FROM {Versions} FINAL
-        WHERE model_id GLOBAL IN ids AND deleted = 0
+        WHERE model_id BETWEEN {low} AND {high} AND model_id {In} ids AND deleted = 0
         GROUP BY model_id, base_model
         """;
 
-    /// <summary>Distinct users of the qualifying reviews of every (model, base model) of the models in <c>ids</c>.</summary>
-    public string Thumbs => $"""
+    /// <summary>Distinct users of the qualifying reviews of every (model, base model) of the models in <c>ids</c>, bounded as <see cref="Sums"/>.</summary>
+    public string Thumbs(int low, int high) => $"""
         SELECT model_id, base_model, uniqExact(user_id) FROM {Reviews} FINAL
-        WHERE model_id GLOBAL IN ids AND deleted = 0
+        WHERE model_id BETWEEN {low} AND {high} AND model_id {In} ids AND deleted = 0
         GROUP BY model_id, base_model
         """;
 
     /// <summary>Every version and review the mirror holds rows of at the models in <c>ids</c>, live or not: a repair re-reads them all.</summary>
     public string RowsAtModels => $"""
-        SELECT 'v', version_id FROM {Versions} WHERE model_id GLOBAL IN ids
+        SELECT 'v', version_id FROM {Versions} WHERE model_id {In} ids
         UNION ALL
-        SELECT 'r', review_id FROM {Reviews} WHERE model_id GLOBAL IN ids
+        SELECT 'r', review_id FROM {Reviews} WHERE model_id {In} ids
         """;
 }
