@@ -55,7 +55,7 @@ public sealed class RunningServe : IAsyncDisposable
         var metrics = new JobMetrics($"Bmm.Test.{Guid.NewGuid():N}");
         var dataSource = Database.ConnectionResolver.Build(new NpgsqlConnectionStringBuilder(db.ConnectionString));
         var configuration = new ConfigurationBuilder().AddInMemoryCollection(FastSettings(url)).Build();
-        var host = ServeHost.Build(configuration, new JobHostParts(() => dataSource, metrics, TimeProvider.System, _ => { }), strategy ?? StrategyCatalog.Create("setbased"));
+        var host = ServeHost.Build(configuration, new JobHostParts(() => dataSource, metrics, TimeProvider.System, _ => { }, () => db.ClickHouse), strategy ?? StrategyCatalog.Create("setbased"));
         var stop = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);
         var serving = ServeAndDisposeAsync(host, dataSource, stop.Token);
         var serve = new RunningServe(url, metrics, stop, serving);

@@ -19,6 +19,30 @@ public sealed class ServeTests : IAsyncLifetime
     public ValueTask DisposeAsync() => _db.DisposeAsync();
 
     [Fact]
+    public async Task Serve_runs_the_clickhouse_strategy_on_schedule()
+    {
+        var site = new Site(_db.DataSource);
+        await site.Model(1);
+        await site.Version(11, 1, "SDXL 1.0");
+        await site.Metric(11, 10, 2);
+        _db.ClickHouse = await TestClickHouse.MirrorAsync(_db, sharded: false, TestContext.Current.CancellationToken);
+
+        await using var serve = await RunningServe.StartAsync(_db, StrategyCatalog.Create("clickhouse"));
+        await RunningServe.WaitForAsync(
+            async () => await _db.ScalarAsync<long>("SELECT count(*) FROM bmm.run_history WHERE strategy = 'clickhouse' AND outcome = 'succeeded'") >= 1,
+            TimeSpan.FromSeconds(15), "a scheduled clickhouse run");
+        await _db.AssertMatchesOracleAsync("after the first run");
+        await site.Metric(11, 25, 3);
+        await site.Review(100, 11, 7);
+        await RunningServe.WaitForAsync(
+            async () => await _db.ScalarAsync<long>("""SELECT count(*) FROM "ModelBaseModelMetric" WHERE "modelId" = 1 AND "downloadCount" = 25 AND "thumbsUpCount" = 1""") == 1,
+            TimeSpan.FromSeconds(15), "the change applied by a scheduled run");
+        await _db.AssertMatchesOracleAsync("after the change");
+        var (status, body) = await serve.HealthAsync();
+        Assert.True(status == HttpStatusCode.OK, body);
+    }
+
+    [Fact]
     public async Task Serve_runs_the_job_on_schedule_and_exports_metrics_and_health()
     {
         var site = new Site(_db.DataSource);
