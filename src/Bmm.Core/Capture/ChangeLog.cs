@@ -97,11 +97,12 @@ public static class ChangeLog
         return models;
     }
 
-    private static void AddPosition(NpgsqlCommand command, LogPosition position)
+    /// <summary>Adds a position as the parameters @{prefix}xid, @{prefix}kind and @{prefix}row_id.</summary>
+    internal static void AddPosition(NpgsqlCommand command, LogPosition position, string prefix = "")
     {
-        command.Parameters.AddWithValue("xid", position.Xid);
-        command.Parameters.AddWithValue("kind", position.Kind.ToString());
-        command.Parameters.AddWithValue("row_id", position.RowId);
+        command.Parameters.AddWithValue(prefix + "xid", position.Xid);
+        command.Parameters.AddWithValue(prefix + "kind", position.Kind.ToString());
+        command.Parameters.AddWithValue(prefix + "row_id", position.RowId);
     }
 
     /// <summary>
@@ -116,9 +117,7 @@ public static class ChangeLog
         AddPosition(command, to.Position);
         command.Parameters.Add(new NpgsqlParameter("sweep_end", NpgsqlDbType.Bigint) { Value = (object?)to.SweepEnd ?? DBNull.Value });
         command.Parameters.Add(new NpgsqlParameter("sweep_model", NpgsqlDbType.Integer) { Value = (object?)to.SweepModel ?? DBNull.Value });
-        command.Parameters.AddWithValue("from_xid", from.Position.Xid);
-        command.Parameters.AddWithValue("from_kind", from.Position.Kind.ToString());
-        command.Parameters.AddWithValue("from_row_id", from.Position.RowId);
+        AddPosition(command, from.Position, "from_");
         command.Parameters.Add(new NpgsqlParameter("from_sweep_end", NpgsqlDbType.Bigint) { Value = (object?)from.SweepEnd ?? DBNull.Value });
         command.Parameters.Add(new NpgsqlParameter("from_sweep_model", NpgsqlDbType.Integer) { Value = (object?)from.SweepModel ?? DBNull.Value });
         if (await command.ExecuteNonQueryAsync(cancellationToken) != 1)

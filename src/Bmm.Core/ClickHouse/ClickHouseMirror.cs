@@ -85,7 +85,8 @@ public sealed class ClickHouseMirror(ClickHouseClient client, ILogger logger)
     /// never held whole), then places the consumer where the snapshot begins (or where another
     /// consumer is, if earlier: see <see cref="MirrorSql.PlaceConsumer"/>): a change committed
     /// meanwhile is in the log past that point, and replaying one the snapshot already holds
-    /// re-reads the same rows. The table is not written: the log's replay and reconciliation do. The tables are dropped and created first, on every node.
+    /// re-reads the same rows. The tables are dropped and created first, on every node. The table
+    /// is not written: the log's replay and reconciliation do.
     /// </summary>
     public async Task<LoadReport> LoadAsync(NpgsqlDataSource dataSource, CancellationToken cancellationToken)
     {
@@ -162,7 +163,7 @@ public sealed class ClickHouseMirror(ClickHouseClient client, ILogger logger)
     internal async Task<MirroredModels> MirrorAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, IReadOnlyList<LogKey> keys, CancellationToken cancellationToken)
     {
         var versionIds = keys.Where(k => k.Kind is 'm' or 'v').Select(k => k.RowId).Distinct().ToArray();
-        var placedVersions = keys.Where(k => k.Kind == 'v').Select(k => k.RowId).Distinct().ToArray();
+        var placedVersions = keys.Where(k => k.Kind == 'v').Select(k => k.RowId).ToHashSet();
         var reviewIds = keys.Where(k => k.Kind == 'r').Select(k => k.RowId).Distinct().ToArray();
         var whole = new HashSet<int>(keys.Where(k => k.Kind == 'o').Select(k => k.RowId).Concat(keys.SelectMany(k => k.Models)));
         var models = new HashSet<int>(whole);
@@ -191,19 +192,21 @@ public sealed class ClickHouseMirror(ClickHouseClient client, ILogger logger)
         }
         var versionsBefore = await PlacementsAsync(_sql.VersionPlacements, cancellationToken, Ids("keys", versionIds));
 
+        // Reviews, and every review of a version a 'v' row names (they count where it does).
         var reviewsNow = new Dictionary<int, (int Model, int Version, string Base, int User)>();
-        if (reviewIds.Length > 0 || placedVersions.Length > 0)
+        Dictionary<int, List<int>> reviewsBefore = [];
+        if (reviewIds.Length > 0 || placedVersions.Count > 0)
         {
-            await using var command = new NpgsqlCommand(MirrorSql.Reviews, connection, transaction);
-            command.Parameters.AddWithValue("reviews", reviewIds);
-            command.Parameters.AddWithValue("versions", placedVersions);
-            await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-            while (await reader.ReadAsync(cancellationToken))
-                reviewsNow[reader.GetInt32(1)] = (reader.GetInt32(0), reader.GetInt32(2), reader.GetString(3), reader.GetInt32(4));
+            await using (var command = new NpgsqlCommand(MirrorSql.Reviews, connection, transaction))
+            {
+                command.Parameters.AddWithValue("reviews", reviewIds);
+                command.Parameters.AddWithValue("versions", placedVersions.ToArray());
+                await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+                while (await reader.ReadAsync(cancellationToken))
+                    reviewsNow[reader.GetInt32(1)] = (reader.GetInt32(0), reader.GetInt32(2), reader.GetString(3), reader.GetInt32(4));
+            }
+            reviewsBefore = await PlacementsAsync(_sql.ReviewPlacements, cancellationToken, Ids("keys", reviewIds), Ids("versions", [.. placedVersions]));
         }
-        var reviewsBefore = reviewIds.Length > 0 || placedVersions.Length > 0
-            ? await PlacementsAsync(_sql.ReviewPlacements, cancellationToken, Ids("keys", reviewIds), Ids("versions", placedVersions))
-            : [];
 
         var versionRows = new StringBuilder();
         foreach (var id in versionIds)

@@ -146,37 +146,30 @@ internal sealed class CommandEnvironment : IAsyncDisposable
     /// Binds section Job (by generated code), refusing settings it does not have (a typo would
     /// otherwise be ignored) and checking its rules.
     /// </summary>
-    public static JobOptions BindJob(IConfiguration configuration)
-    {
-        JobOptions options;
-        try
-        {
-            options = configuration.GetSection("Job").Get<JobOptions>(binder => binder.ErrorOnUnknownConfiguration = true) ?? new JobOptions();
-        }
-        catch (InvalidOperationException e)
-        {
-            throw new UsageException($"The configuration of Job is invalid: {e.Message}", e);
-        }
-        return Checked(options);
-    }
+    public static JobOptions BindJob(IConfiguration configuration) =>
+        Bind("Job", () => configuration.GetSection("Job").Get<JobOptions>(binder => binder.ErrorOnUnknownConfiguration = true));
 
     /// <summary>Binds section ClickHouse as <see cref="BindJob"/> binds Job.</summary>
-    public static ClickHouseOptions BindClickHouse(IConfiguration configuration)
+    public static ClickHouseOptions BindClickHouse(IConfiguration configuration) =>
+        Bind("ClickHouse", () => configuration.GetSection("ClickHouse").Get<ClickHouseOptions>(binder => binder.ErrorOnUnknownConfiguration = true));
+
+    /// <summary>
+    /// A section bound by <paramref name="get"/> (each call site a concrete type, which the binding
+    /// source generator needs), refused with one sentence when it is malformed or breaks its rules.
+    /// </summary>
+    private static T Bind<T>(string section, Func<T?> get) where T : class, ICheckedOptions, new()
     {
-        ClickHouseOptions options;
+        T options;
         try
         {
-            options = configuration.GetSection("ClickHouse").Get<ClickHouseOptions>(binder => binder.ErrorOnUnknownConfiguration = true) ?? new ClickHouseOptions();
+            options = get() ?? new T();
         }
         catch (InvalidOperationException e)
         {
-            throw new UsageException($"The configuration of ClickHouse is invalid: {e.Message}", e);
+            throw new UsageException($"The configuration of {section} is invalid: {e.Message}", e);
         }
-        return Checked(options);
+        return options.Problem() is { } problem ? throw new UsageException(problem) : options;
     }
-
-    private static T Checked<T>(T options) where T : ICheckedOptions =>
-        options.Problem() is { } problem ? throw new UsageException(problem) : options;
 
     /// <summary>
     /// Section ClickHouse, bound on first use (an unknown setting or a broken rule is a usage

@@ -29,15 +29,13 @@ public sealed class ClickHouseStrategy : IRefreshStrategy
 
     public Reconciliation Reconciliation => Reconciliation.Table;
 
-    private const string Enqueue = "INSERT INTO bmm.model_queue (model_id) SELECT unnest(@ids::int[]) ON CONFLICT (model_id) DO NOTHING";
-
     /// <summary>
     /// The table is recomputed from the site's tables now, and the models are queued, so that the
     /// next run mirrors their rows again: a drifted mirror is repaired with the table.
     /// </summary>
     public async Task<WriteCounts> RepairAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, int[] modelIds, CancellationToken cancellationToken)
     {
-        await using (var queue = new NpgsqlCommand(Enqueue, connection, transaction))
+        await using (var queue = new NpgsqlCommand(JobControlSql.Enqueue, connection, transaction))
         {
             queue.Parameters.AddWithValue("ids", modelIds);
             await queue.ExecuteNonQueryAsync(cancellationToken);
@@ -62,12 +60,12 @@ public sealed class ClickHouseStrategy : IRefreshStrategy
             var taken = await context.Transactions.RunAsync(async (connection, transaction, ct) =>
             {
                 var ids = await result.TimeAsync("read_changes", () => ChangeLog.TakeQueuedAsync(connection, transaction, options.BatchSize, ct));
-                if (ids.Length == 0) return (ids, WriteCounts.None);
+                if (ids.Length == 0) return (Ids: ids, Write: WriteCounts.None);
                 var models = await result.TimeAsync("mirror", () => mirror.MirrorModelsAsync(connection, transaction, ids, ct));
-                return (ids, await result.TimeAsync("compute_and_write", () => mirror.WriteModelsAsync(connection, transaction, models, ct)));
+                return (Ids: ids, Write: await result.TimeAsync("compute_and_write", () => mirror.WriteModelsAsync(connection, transaction, models, ct)));
             }, cancellationToken);
-            result.Record(context, taken.ids.Length, taken.Item2);
-            if (taken.ids.Length < options.BatchSize) break;
+            result.Record(context, taken.Ids.Length, taken.Write);
+            if (taken.Ids.Length < options.BatchSize) break;
         }
 
         var (position, mirrored) = await MirrorPendingAsync(context, mirror, result, OverTime, cancellationToken);
@@ -144,7 +142,7 @@ public sealed class ClickHouseStrategy : IRefreshStrategy
     private static async Task<LogPosition?> ReadBatchEndAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, LogPosition from, long below, int limit, CancellationToken cancellationToken)
     {
         await using var command = new NpgsqlCommand(MirrorSql.BatchEnd, connection, transaction);
-        AddPosition(command, "", from);
+        ChangeLog.AddPosition(command, from);
         command.Parameters.AddWithValue("below", below);
         command.Parameters.AddWithValue("limit", limit);
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
@@ -154,21 +152,14 @@ public sealed class ClickHouseStrategy : IRefreshStrategy
     private static async Task<List<LogKey>> ReadKeysAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, LogPosition from, LogPosition end, long below, CancellationToken cancellationToken)
     {
         await using var command = new NpgsqlCommand(MirrorSql.BatchKeys, connection, transaction);
-        AddPosition(command, "", from);
-        AddPosition(command, "end_", end);
+        ChangeLog.AddPosition(command, from);
+        ChangeLog.AddPosition(command, end, "end_");
         command.Parameters.AddWithValue("below", below);
         var keys = new List<LogKey>();
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         while (await reader.ReadAsync(cancellationToken))
             keys.Add(new LogKey(reader.GetString(0)[0], reader.GetInt32(1), reader.GetFieldValue<int[]>(2), reader.GetFieldValue<int[]>(3)));
         return keys;
-    }
-
-    private static void AddPosition(NpgsqlCommand command, string prefix, LogPosition position)
-    {
-        command.Parameters.AddWithValue(prefix + "xid", position.Xid);
-        command.Parameters.AddWithValue(prefix + "kind", position.Kind.ToString());
-        command.Parameters.AddWithValue(prefix + "row_id", position.RowId);
     }
 
     /// <summary>Up to <paramref name="limit"/> pending models in model order, and those of them to write whole.</summary>
