@@ -114,7 +114,7 @@ public sealed class ClickHouseMirror(ClickHouseClient client, ILogger logger)
         await snapshot.CommitAsync(cancellationToken);
 
         // The marker last: a load cut short leaves none, and the next run loads again.
-        await client.InsertTsvAsync(_sql.Meta, ClickHouseSql.MetaColumns, stream => WriteAsync(stream, $"source\t{Escape(database)}\t{ver}\n"), cancellationToken);
+        await MarkLoadedAsync(database, ver, cancellationToken);
         await using (var place = new NpgsqlCommand(MirrorSql.PlaceConsumer, connection))
         {
             place.Parameters.AddWithValue("name", Consumer);
@@ -123,6 +123,11 @@ public sealed class ClickHouseMirror(ClickHouseClient client, ILogger logger)
         }
         return new LoadReport(versions, reviews, xmin, started.Elapsed.TotalSeconds);
     }
+
+    /// <summary>Records that the mirror is complete and mirrors <paramref name="database"/> (what <see cref="LoadedFromAsync"/> reads).</summary>
+    internal Task MarkLoadedAsync(string database, long ver, CancellationToken cancellationToken) =>
+        client.InsertTsvAsync(_sql.Meta, ClickHouseSql.MetaColumns,
+            stream => WriteAsync(stream, string.Create(CultureInfo.InvariantCulture, $"source\t{Escape(database)}\t{ver}\n")), cancellationToken);
 
     private async Task<long> CopyAsync(NpgsqlConnection connection, string copy, string table, string columns, string what, CancellationToken cancellationToken)
     {

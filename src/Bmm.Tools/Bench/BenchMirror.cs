@@ -1,6 +1,4 @@
 using System.Diagnostics;
-using System.Globalization;
-using System.Text;
 using Bmm.ClickHouse;
 using Bmm.Configuration;
 using Bmm.Strategies.ClickHouse;
@@ -69,8 +67,7 @@ internal sealed class BenchMirror(ClickHouseOptions server, BenchDatabases datab
             await client.ExecuteAsync($"OPTIMIZE TABLE {to.Versions} FINAL", cancellationToken);
             await client.ExecuteAsync($"OPTIMIZE TABLE {to.Reviews} FINAL", cancellationToken);
         }
-        await client.InsertTsvAsync(to.Meta, ClickHouseSql.MetaColumns,
-            stream => stream.WriteAsync(Encoding.UTF8.GetBytes(string.Create(CultureInfo.InvariantCulture, $"source\t{database}\t{source.Ver}\n"))).AsTask(), cancellationToken);
+        await mirror.MarkLoadedAsync(database, source.Ver, cancellationToken);
 
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         await using (var place = new NpgsqlCommand(MirrorSql.PlaceConsumer, connection))
