@@ -80,21 +80,66 @@ public static class ChangeLog
     }
 
     /// <summary>
-    /// Up to <paramref name="limit"/> models of the sweep of the rows past <paramref name="from"/>
-    /// and below <paramref name="below"/>, in model order, after <paramref name="afterModel"/>.
+    /// The first models of a new sweep of the rows past <paramref name="from"/> and below
+    /// <paramref name="below"/>, in model order, at most <paramref name="limit"/> + 1 of them; when
+    /// there are more than <paramref name="limit"/>, all are planned for the sweep's later runs, in
+    /// one transaction with the removal of any older plan of <paramref name="consumer"/>.
     /// </summary>
-    public static async Task<List<SweepModel>> ReadSweepModelsAsync(NpgsqlConnection connection, LogPosition from, long below, int afterModel, long limit, CancellationToken cancellationToken)
+    public static async Task<List<SweepModel>> StartSweepAsync(NpgsqlConnection connection, string consumer, LogPosition from, long below, long limit, CancellationToken cancellationToken)
     {
-        await using var command = new NpgsqlCommand(ChangeLogSql.SweepModels, connection) { CommandTimeout = 0 };
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        await using (var clear = new NpgsqlCommand(ChangeLogSql.EndSweep, connection, transaction))
+        {
+            clear.Parameters.AddWithValue("consumer", consumer);
+            await clear.ExecuteNonQueryAsync(cancellationToken);
+        }
+        await using var command = new NpgsqlCommand(ChangeLogSql.StartSweep, connection, transaction) { CommandTimeout = 0 };
+        command.Parameters.AddWithValue("consumer", consumer);
         AddPosition(command, from);
         command.Parameters.AddWithValue("below", below);
+        command.Parameters.AddWithValue("limit", limit);
+        var models = await ReadModelsAsync(command, cancellationToken);
+        await transaction.CommitAsync(cancellationToken);
+        return models;
+    }
+
+    /// <summary>
+    /// Up to <paramref name="limit"/> models of the sweep in progress of the rows past
+    /// <paramref name="from"/> and below <paramref name="below"/>, in model order, after
+    /// <paramref name="afterModel"/>: from its plan when it has one, else from its log rows.
+    /// </summary>
+    public static async Task<List<SweepModel>> ResumeSweepAsync(NpgsqlConnection connection, string consumer, LogPosition from, long below, int afterModel, long limit, CancellationToken cancellationToken)
+    {
+        await using var planned = new NpgsqlCommand(ChangeLogSql.HasSweepPlan, connection);
+        planned.Parameters.AddWithValue("consumer", consumer);
+        var hasPlan = await planned.ExecuteScalarAsync(cancellationToken) is true;
+        await using var command = new NpgsqlCommand(hasPlan ? ChangeLogSql.PlannedSweepModels : ChangeLogSql.SweepModels, connection) { CommandTimeout = 0 };
+        if (hasPlan) command.Parameters.AddWithValue("consumer", consumer);
+        else
+        {
+            AddPosition(command, from);
+            command.Parameters.AddWithValue("below", below);
+        }
         command.Parameters.AddWithValue("after", afterModel);
         command.Parameters.AddWithValue("limit", limit);
+        return await ReadModelsAsync(command, cancellationToken);
+    }
+
+    private static async Task<List<SweepModel>> ReadModelsAsync(NpgsqlCommand command, CancellationToken cancellationToken)
+    {
         var models = new List<SweepModel>();
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         while (await reader.ReadAsync(cancellationToken))
             models.Add(new SweepModel(reader.GetInt32(0), reader.GetFieldValue<string[]>(1)));
         return models;
+    }
+
+    /// <summary>Removes the sweep plan of <paramref name="consumer"/>, in the transaction that moves its position past the sweep.</summary>
+    public static async Task EndSweepAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, string consumer, CancellationToken cancellationToken)
+    {
+        await using var command = new NpgsqlCommand(ChangeLogSql.EndSweep, connection, transaction);
+        command.Parameters.AddWithValue("consumer", consumer);
+        await command.ExecuteNonQueryAsync(cancellationToken);
     }
 
     /// <summary>Adds a position as the parameters @{prefix}xid, @{prefix}kind and @{prefix}row_id.</summary>

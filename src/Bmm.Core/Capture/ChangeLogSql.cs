@@ -51,10 +51,40 @@ internal static class ChangeLogSql
         """;
 
     /// <summary>
-    /// The next models of a sweep, in model order, past @after: the models that the rows past the
-    /// position and below the sweep's end ask to recompute (bmm.changed_pairs), each with the
-    /// base models whose distinct users must be recounted. Read whole for every run of a sweep, so
-    /// that a run cut by its model budget takes models in order across all transactions.
+    /// A new sweep's first models, in model order: the models that the rows past the position and
+    /// below the sweep's end ask to recompute (bmm.changed_pairs), each with the base models whose
+    /// distinct users must be recounted, read whole so that a run cut by its model budget takes
+    /// models in order across all transactions. When they are more than @limit (the run's budget),
+    /// all of them are planned in bmm.sweep_plan in the same read, for the sweep's later runs (in
+    /// the transaction that removed any plan left by a sweep that never started: <see cref="EndSweep"/>).
+    /// </summary>
+    public const string StartSweep = """
+        WITH sweep AS MATERIALIZED (
+            SELECT model_id, coalesce(array_agg(DISTINCT recount_base) FILTER (WHERE recount_base IS NOT NULL), '{}') AS recount_bases
+            FROM bmm.changed_pairs(@xid, @kind::"char", @row_id, @below, false)
+            GROUP BY model_id
+        ), planned AS (
+            INSERT INTO bmm.sweep_plan (consumer, model_id, recount_bases)
+            SELECT @consumer, model_id, recount_bases FROM sweep
+            WHERE (SELECT count(*) FROM sweep) > @limit
+        )
+        SELECT model_id, recount_bases FROM sweep ORDER BY model_id LIMIT @limit + 1
+        """;
+
+    /// <summary>Whether the consumer's sweep in progress has a plan (one started by an older version, or cut by time only, has none).</summary>
+    public const string HasSweepPlan = "SELECT EXISTS (SELECT 1 FROM bmm.sweep_plan WHERE consumer = @consumer)";
+
+    /// <summary>The next models of a planned sweep, in model order, past @after.</summary>
+    public const string PlannedSweepModels = """
+        SELECT model_id, recount_bases FROM bmm.sweep_plan
+        WHERE consumer = @consumer AND model_id > @after
+        ORDER BY model_id
+        LIMIT @limit
+        """;
+
+    /// <summary>
+    /// The next models of a sweep in progress without a plan, in model order, past @after: read
+    /// from the sweep's log rows as <see cref="StartSweep"/> reads them.
     /// </summary>
     public const string SweepModels = """
         SELECT model_id, coalesce(array_agg(DISTINCT recount_base) FILTER (WHERE recount_base IS NOT NULL), '{}')
@@ -64,6 +94,9 @@ internal static class ChangeLogSql
         ORDER BY model_id
         LIMIT @limit
         """;
+
+    /// <summary>Removes the consumer's sweep plan: in the transaction that moves its position past the sweep, and before a new sweep is planned.</summary>
+    public const string EndSweep = "DELETE FROM bmm.sweep_plan WHERE consumer = @consumer";
 
     /// <summary>
     /// Moves a consumer from the state this runner read to the next one, in the transaction that

@@ -27,7 +27,8 @@ internal delegate Task<WriteCounts> BatchStatement(NpgsqlConnection connection, 
 /// last one moves the position past the sweep, so a killed run redoes only what it did not commit
 /// and a model is recomputed once per sweep however many transactions changed it. A run cut by
 /// its model or time budget leaves the sweep where it stopped; the next run goes on from there,
-/// then starts one new sweep.
+/// then starts one new sweep. A sweep larger than a run's model budget is planned when it starts
+/// (bmm.sweep_plan), so that its later runs read their models from the plan, not the log again.
 /// </remarks>
 internal sealed class SweepPipeline(string strategy, string consumer, BatchStatement batch)
 {
@@ -79,8 +80,9 @@ internal sealed class SweepPipeline(string strategy, string consumer, BatchState
             }
             if (state.SweepEnd is null) sweepsStarted++;
             var allowed = options.MaxModelsPerRun - result.AffectedModels;
-            var models = await result.TimeAsync("read_changes",
-                () => ChangeLog.ReadSweepModelsAsync(connection, state.Position, end, state.SweepModel ?? int.MinValue, allowed + 1, cancellationToken));
+            var models = await result.TimeAsync("read_changes", () => state.SweepEnd is null
+                ? ChangeLog.StartSweepAsync(connection, consumer, state.Position, end, allowed, cancellationToken)
+                : ChangeLog.ResumeSweepAsync(connection, consumer, state.Position, end, state.SweepModel ?? int.MinValue, allowed + 1, cancellationToken));
             await connection.CloseAsync();
             var complete = models.Count <= allowed;
             if (!complete) models.RemoveRange((int)allowed, models.Count - (int)allowed);
@@ -122,7 +124,11 @@ internal sealed class SweepPipeline(string strategy, string consumer, BatchState
             var write = await context.Transactions.RunAsync(async (connection, transaction, ct) =>
             {
                 var written = ids.Length == 0 ? WriteCounts.None : await WriteAsync(connection, transaction, context, result, ids, Recount.PairsOf(chunk), ct);
-                await result.TimeAsync("advance_position", () => ChangeLog.AdvanceAsync(connection, transaction, consumer, current, next, ct));
+                await result.TimeAsync("advance_position", async () =>
+                {
+                    await ChangeLog.AdvanceAsync(connection, transaction, consumer, current, next, ct);
+                    if (next.SweepEnd is null) await ChangeLog.EndSweepAsync(connection, transaction, consumer, ct);
+                });
                 return written;
             }, cancellationToken);
             result.Record(context, ids.Length, write);

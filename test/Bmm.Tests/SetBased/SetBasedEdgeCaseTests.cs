@@ -233,6 +233,60 @@ public sealed class SetBasedEdgeCaseTests : FreshDatabaseTest
         await Db.AssertMatchesOracleAsync("after the drain");
     }
 
+    /// <summary>
+    /// A sweep larger than a run's model budget is planned when it starts, and its later runs take
+    /// their models from the plan: with the sweep's log rows gone after its first run, the drain
+    /// still recomputes every model (read from the log, the later runs would find none), and the
+    /// plan is removed with the move past the sweep.
+    /// </summary>
+    [Fact]
+    public async Task The_later_runs_of_a_sweep_larger_than_a_run_take_their_models_from_its_plan()
+    {
+        await Db.ExecuteAsync("""
+            INSERT INTO "Model" ("id", "name", "userId", "status") SELECT m, 'm', 1, 'Published' FROM generate_series(1, 300) m;
+            INSERT INTO "ModelVersion" ("id", "modelId", "name", "baseModel", "status")
+            SELECT 10 * m, m, 'v', 'Pony', 'Published' FROM generate_series(1, 300) m;
+            INSERT INTO "ModelVersionMetric" ("modelVersionId", "downloadCount", "imageCount") SELECT "id", "id" % 97, 1 FROM "ModelVersion";
+            """);
+        Db.Options.MaxModelsPerRun = 100;
+        Db.Options.BatchSize = 40;
+        const string Plan = "SELECT count(*) FROM bmm.sweep_plan WHERE consumer = 'setbased'";
+
+        var first = await Db.RunAsync();
+        Assert.Equal(RunOutcome.Succeeded, first.Outcome);
+        Assert.True(first.Result!.BacklogLeft);
+        Assert.Equal(100, first.Result.AffectedModels);
+        Assert.Equal(300L, await Db.ScalarAsync<long>(Plan));
+        await Db.ExecuteAsync("DELETE FROM bmm.change_log");
+
+        var recomputed = first.Result.AffectedModels;
+        RunReport report;
+        var runs = 1;
+        do
+        {
+            report = await Db.RunAsync();
+            Assert.Equal(RunOutcome.Succeeded, report.Outcome);
+            recomputed += report.Result!.AffectedModels;
+            runs++;
+        } while (report.Result.BacklogLeft && runs < 10);
+        Assert.Equal(300, recomputed);
+        Assert.Equal(3, runs);
+        Assert.Equal(0L, await Db.ScalarAsync<long>(Plan));
+        await Db.AssertMatchesOracleAsync("after the drain");
+    }
+
+    /// <summary>A sweep that fits in one run is not planned.</summary>
+    [Fact]
+    public async Task A_sweep_within_a_run_s_budget_is_not_planned()
+    {
+        await Site.Model(1);
+        await Site.Version(11, 1, "Pony");
+        await Site.Metric(11, 3, 1);
+        var report = await RunAndAssertAsync("one model");
+        Assert.False(report.Result!.BacklogLeft);
+        Assert.Equal(0L, await Db.ScalarAsync<long>("SELECT count(*) FROM bmm.sweep_plan"));
+    }
+
     /// <summary>A window recomputed again (its position put back) finds every row as it should be and writes nothing.</summary>
     [Fact]
     public async Task Replaying_a_window_writes_nothing()
