@@ -24,6 +24,14 @@ public sealed class JobOptions : ICheckedOptions
     public int IncrementalBatchRows { get; set; } = 5_000_000;
 
     /// <summary>
+    /// A backlog of more change-log rows than this (more than a step, see IncrementalBatchRows) is
+    /// not applied by the incremental strategy: its state is rebuilt from a snapshot, as on first
+    /// use, which costs about what reading the site once does (a bulk load of the whole site, 8.9
+    /// million rows, took 187 s to apply). 0: never. The default is about two days of the site's churn.
+    /// </summary>
+    public int IncrementalRebuildRows { get; set; } = 5_000_000;
+
+    /// <summary>
     /// Continuous reconciliation (serve after each run, follow every ReconcileSeconds) checks a slice
     /// of the table sized so that every model is checked once per this many hours.
     /// </summary>
@@ -55,6 +63,7 @@ public sealed class JobOptions : ICheckedOptions
         if (BatchSize < 1) return "Job:BatchSize must be at least 1.";
         if (!Checks.Positive(ReconcilePassHours)) return "Job:ReconcilePassHours must be a positive number of hours.";
         if (IncrementalBatchRows < 1) return "Job:IncrementalBatchRows must be at least 1.";
+        if (IncrementalRebuildRows < 0) return "Job:IncrementalRebuildRows must be 0 (never) or more.";
         if (LockTimeoutSeconds < 1 || StatementTimeoutSeconds < 1) return "Job timeouts must be at least 1 second.";
         if (LockTimeoutSeconds > MaxTimeoutSeconds || StatementTimeoutSeconds > MaxTimeoutSeconds)
             return $"Job timeouts must be at most {MaxTimeoutSeconds} seconds (PostgreSQL's limit).";

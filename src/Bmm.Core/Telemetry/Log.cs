@@ -50,6 +50,9 @@ internal static partial class Log
     [LoggerMessage(3001, LogLevel.Warning, "Incremental state went below zero in {Count} places: the state had drifted; reconciliation repairs it")]
     public static partial void IncrementalAnomalies(ILogger logger, long count);
 
+    [LoggerMessage(3004, LogLevel.Information, "More than {Rows} change-log rows wait for the incremental strategy (Job:IncrementalRebuildRows): rebuilding its state from a snapshot instead of applying them")]
+    public static partial void IncrementalRebuilding(ILogger logger, int rows);
+
     [LoggerMessage(3002, LogLevel.Information, "Refreshed bmm.review_stats in {Seconds:F3}s; recomputing the {Models} models whose thumbs-up counts differ from it")]
     public static partial void ReviewStatsRefreshed(ILogger logger, double seconds, int models);
 

@@ -26,6 +26,7 @@ public sealed class BadSettingsTests(TestDatabase db) : IClassFixture<TestDataba
         { "BMM_Job__StatementTimeoutSeconds=3000000", "at most 2147483 seconds", ["run"] },
         { "BMM_Job__LockTimeoutSeconds=0", "at least 1 second", ["run"] },
         { "BMM_Job__ReconcilePassHours=NaN", "Job:ReconcilePassHours must be a positive number", ["run"] },
+        { "BMM_Job__IncrementalRebuildRows=-1", "Job:IncrementalRebuildRows must be 0 (never) or more", ["run", "--strategy", "incremental"] },
         { "BMM_Job__BatchSise=10", "BatchSise", ["run"] },
         { "BMM_Logging__LogLevel__Default=Loud", "not a log level", ["run"] },
         { "BMM_Serve__Schedule=every five minutes", "Serve:Schedule", ["serve"] },

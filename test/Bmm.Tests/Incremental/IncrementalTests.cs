@@ -153,7 +153,7 @@ public sealed class IncrementalTests : FreshDatabaseTest
         await using (var connection = await Db.DataSource.OpenConnectionAsync(ct))
         await using (var transaction = await connection.BeginTransactionAsync(ct))
         {
-            var refused = await Assert.ThrowsAsync<PostgresException>(() => IncrementalState.ApplyAsync(connection, transaction, before, horizon, 1000, ct));
+            var refused = await Assert.ThrowsAsync<PostgresException>(() => IncrementalState.ApplyAsync(connection, transaction, before, horizon, 1000, 0, ct));
             Assert.Equal(PostgresErrorCodes.ObjectNotInPrerequisiteState, refused.SqlState);
         }
         Assert.Equal(fingerprint, await FingerprintAsync());
@@ -231,6 +231,71 @@ public sealed class IncrementalTests : FreshDatabaseTest
         await RunAndAssertAsync("after one-row steps");
         Assert.Equal(4, await ThumbsAsync(1, "SDXL 1.0"));
         Assert.Equal(1, await ThumbsAsync(1, "Pony"));
+    }
+
+    private Task<long> PendingAsync() => Db.ScalarAsync<long>("""
+        SELECT count(*) FROM bmm.change_log l, bmm.consumer c
+        WHERE c.name = 'incremental' AND (l.xid, l.kind, l.row_id) > (c.xid, c.kind, c.row_id)
+        """);
+
+    /// <summary>Loads 300 models from <paramref name="first"/> as the site's writers would, a transaction per table.</summary>
+    private async Task BulkLoadAsync(int first)
+    {
+        await Db.ExecuteAsync($"""
+            INSERT INTO "Model" ("id", "name", "userId", "status") SELECT m, 'm', 1, 'Published' FROM generate_series({first}, {first + 299}) m;
+            """);
+        await Db.ExecuteAsync($"""
+            INSERT INTO "ModelVersion" ("id", "modelId", "name", "baseModel", "status")
+            SELECT 10 * m + b, m, 'v', (ARRAY['SDXL 1.0', 'Pony'])[b], 'Published' FROM generate_series({first}, {first + 299}) m, generate_series(1, 2) b;
+            """);
+        await Db.ExecuteAsync($"""
+            INSERT INTO "ModelVersionMetric" ("modelVersionId", "downloadCount", "imageCount")
+            SELECT "id", "id" % 97, 1 FROM "ModelVersion" WHERE "modelId" BETWEEN {first} AND {first + 299};
+            """);
+        await Db.ExecuteAsync($"""
+            INSERT INTO "ResourceReview" ("id", "modelId", "modelVersionId", "userId", "rating")
+            SELECT 10 * v."id" + u, v."modelId", v."id", u, 5 FROM "ModelVersion" v, generate_series(1, 3) u
+            WHERE v."modelId" BETWEEN {first} AND {first + 299};
+            """);
+    }
+
+    /// <summary>
+    /// A backlog larger than Job:IncrementalRebuildRows (and than a step) is not applied row by
+    /// row: the state is rebuilt from a snapshot. One between a step and that threshold is applied
+    /// in steps, as before.
+    /// </summary>
+    [Fact]
+    public async Task A_backlog_above_the_rebuild_threshold_rebuilds_the_state_and_one_below_is_applied_in_steps()
+    {
+        await PopulateAsync();
+        await RunAndAssertAsync("bootstrap");
+
+        await BulkLoadAsync(100);
+        var pending = await PendingAsync();
+        Db.Options.IncrementalBatchRows = (int)(pending / 4);
+        Db.Options.IncrementalRebuildRows = (int)pending + 1;
+        var applied = await RunAndAssertAsync("a backlog below the threshold");
+        Assert.DoesNotContain("bootstrap", applied.Result!.PhaseSeconds.Keys);
+        Assert.True(applied.Result.Batches >= 4, $"{applied.Result.Batches} steps");
+
+        // Known from the step's own read when a step is longer than the threshold, counted past
+        // the step when it is shorter.
+        await AssertRebuiltAsync(1000, stepOfPending: 2, thresholdOfPending: 4);
+        await AssertRebuiltAsync(2000, stepOfPending: 4, thresholdOfPending: 2);
+    }
+
+    private async Task AssertRebuiltAsync(int firstModel, int stepOfPending, int thresholdOfPending)
+    {
+        await BulkLoadAsync(firstModel);
+        var pending = await PendingAsync();
+        Db.Options.IncrementalBatchRows = (int)(pending / stepOfPending);
+        Db.Options.IncrementalRebuildRows = (int)(pending / thresholdOfPending);
+        var rebuilt = await RunAndAssertAsync($"a backlog of {pending} rows, steps of {Db.Options.IncrementalBatchRows}, rebuilt above {Db.Options.IncrementalRebuildRows}");
+        Assert.Contains("bootstrap", rebuilt.Result!.PhaseSeconds.Keys);
+        Assert.Equal(0L, await PendingAsync());
+        await Site.Metric(10 * firstModel + 1, 1000, 1);
+        var after = await RunAndAssertAsync("a change after the rebuild");
+        Assert.DoesNotContain("bootstrap", after.Result!.PhaseSeconds.Keys);
     }
 
     /// <summary>Found by the generated invariant: the site's publish trigger inserts a row the state never held.</summary>

@@ -16,8 +16,8 @@ internal static class IncrementalSql
 
     public const string Apply = """
         SELECT inserted, updated, deleted, unchanged, clamped, models, anomalies, log_rows,
-               to_xid, to_kind::text, to_row, cut_short
-        FROM bmm.inc_apply(@from_xid, @from_kind::"char", @from_row_id, @below, @row_limit)
+               to_xid, to_kind::text, to_row, cut_short, rebuild
+        FROM bmm.inc_apply(@from_xid, @from_kind::"char", @from_row_id, @below, @row_limit, @rebuild_rows)
         """;
 
     public const string Repair = "SELECT inserted, updated, deleted, unchanged, clamped FROM bmm.inc_repair(@models)";

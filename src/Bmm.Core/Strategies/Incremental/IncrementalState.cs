@@ -8,9 +8,10 @@ namespace Bmm.Strategies.Incremental;
 
 /// <summary>
 /// What one incremental step applied and wrote, and where it ends (<see cref="CutShort"/> when its
-/// row limit cut it, so more rows may wait); it read no row when <see cref="LogRows"/> is 0.
+/// row limit cut it, so more rows may wait); it read no row when <see cref="LogRows"/> is 0, and
+/// applied nothing when <see cref="Rebuild"/> (the backlog is larger than the rebuild threshold).
 /// </summary>
-public sealed record IncrementalWrite(WriteCounts Write, long Models, long Anomalies, long LogRows, LogPosition To, bool CutShort);
+public sealed record IncrementalWrite(WriteCounts Write, long Models, long Anomalies, long LogRows, LogPosition To, bool CutShort, bool Rebuild);
 
 /// <summary>The bootstrap and the set-wise operations on the incremental state.</summary>
 public static class IncrementalState
@@ -80,8 +81,10 @@ public static class IncrementalState
     /// Applies the next step past <paramref name="from"/>: the log rows below <paramref name="below"/>
     /// (the horizon), at most <paramref name="rowLimit"/> of them, as exact deltas, writing the rows
     /// that moved. The caller advances the position to the step's end in the same transaction.
+    /// When more than <paramref name="rebuildRows"/> rows wait (and more than a step), it applies
+    /// nothing and says so (<see cref="IncrementalWrite.Rebuild"/>); 0 never.
     /// </summary>
-    public static async Task<IncrementalWrite> ApplyAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, LogPosition from, long below, int rowLimit, CancellationToken cancellationToken)
+    public static async Task<IncrementalWrite> ApplyAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, LogPosition from, long below, int rowLimit, int rebuildRows, CancellationToken cancellationToken)
     {
         await using var command = new NpgsqlCommand(IncrementalSql.Apply, connection, transaction) { CommandTimeout = 0 };
         command.Parameters.AddWithValue("from_xid", from.Xid);
@@ -89,10 +92,11 @@ public static class IncrementalState
         command.Parameters.AddWithValue("from_row_id", from.RowId);
         command.Parameters.AddWithValue("below", below);
         command.Parameters.AddWithValue("row_limit", rowLimit);
+        command.Parameters.AddWithValue("rebuild_rows", rebuildRows);
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         await reader.ReadAsync(cancellationToken);
         return new IncrementalWrite(WriteCounts.Read(reader), reader.GetInt64(5), reader.GetInt64(6), reader.GetInt64(7),
-            new LogPosition(reader.GetInt64(8), reader.GetString(9)[0], reader.GetInt32(10)), reader.GetBoolean(11));
+            new LogPosition(reader.GetInt64(8), reader.GetString(9)[0], reader.GetInt32(10)), reader.GetBoolean(11), reader.GetBoolean(12));
     }
 
     /// <summary>Re-derives everything about these models (state and visible rows) from the site's tables, as of the consumer's position.</summary>

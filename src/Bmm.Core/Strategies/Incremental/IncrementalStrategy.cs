@@ -48,6 +48,11 @@ public sealed class IncrementalStrategy : IRefreshStrategy
     public static async Task BootstrapIfNeededAsync(RefreshContext context, RefreshResult result, CancellationToken cancellationToken)
     {
         if (await IncrementalState.IsBootstrappedAsync(context.DataSource, cancellationToken)) return;
+        await BootstrapAsync(context, result, cancellationToken);
+    }
+
+    private static async Task BootstrapAsync(RefreshContext context, RefreshResult result, CancellationToken cancellationToken)
+    {
         var write = await result.TimeAsync("bootstrap", () => IncrementalState.BootstrapAsync(context.DataSource, context.Transactions, cancellationToken));
         result.AddWrite(write.Inserted, write.Updated, write.Deleted, 0);
         Log.IncrementalBootstrapped(context.Logger, write.Inserted, write.Updated, write.Deleted);
@@ -72,7 +77,9 @@ public sealed class IncrementalStrategy : IRefreshStrategy
 
     /// <summary>
     /// Applies the pending log rows, one bounded transaction at a time, until none is left below
-    /// the horizon or <paramref name="overBudget"/> says stop. Returns the position reached.
+    /// the horizon or <paramref name="overBudget"/> says stop; a backlog of more than
+    /// Job:IncrementalRebuildRows rows rebuilds the state from a snapshot instead, and what
+    /// committed after that snapshot is then applied. Returns the position reached.
     /// </summary>
     public static async Task<LogPosition?> ApplyPendingAsync(RefreshContext context, RefreshResult result, Func<bool> overBudget, CancellationToken cancellationToken)
     {
@@ -91,8 +98,9 @@ public sealed class IncrementalStrategy : IRefreshStrategy
                     ((await ChangeLog.ReadConsumerAsync(connection, transaction, ChangeLog.IncrementalConsumer, ct)).Position,
                      await ChangeLog.ReadHorizonAsync(connection, transaction, ct)));
                 var started = Stopwatch.GetTimestamp();
-                var write = await IncrementalState.ApplyAsync(connection, transaction, from, horizon, context.Options.IncrementalBatchRows, ct);
-                // With nothing pending the position stays where it is: an idle tick writes nothing at all.
+                var write = await IncrementalState.ApplyAsync(connection, transaction, from, horizon,
+                    context.Options.IncrementalBatchRows, context.Options.IncrementalRebuildRows, ct);
+                // With nothing pending (or to be rebuilt) the position stays where it is: an idle tick writes nothing at all.
                 if (write.LogRows == 0) return (from, write);
                 var seconds = Stopwatch.GetElapsedTime(started).TotalSeconds;
                 result.AddPhase("compute_and_write", seconds);
@@ -102,6 +110,12 @@ public sealed class IncrementalStrategy : IRefreshStrategy
                     new ConsumerState(from, null, null), new ConsumerState(write.To, null, null), ct));
                 return (from, write);
             }, cancellationToken);
+            if (write.Rebuild)
+            {
+                Log.IncrementalRebuilding(context.Logger, context.Options.IncrementalRebuildRows);
+                await BootstrapAsync(context, result, cancellationToken);
+                continue;
+            }
             if (write.LogRows == 0) return position ?? from;
             if (write.Anomalies > 0) Log.IncrementalAnomalies(context.Logger, write.Anomalies);
             // A step that moved no visible row still counts as one, so that its log is maintained.

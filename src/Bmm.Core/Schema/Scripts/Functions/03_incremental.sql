@@ -315,12 +315,14 @@ $$;
 -- cuts), as the top of this file says. The position must still be at from_*: a window already
 -- applied, or applied by another runner meanwhile, is refused before anything is written, so a
 -- replay changes nothing. Returns where the step ends (to_*; cut_short when the limit cut it); the
--- caller advances the position there in the same transaction.
+-- caller advances the position there in the same transaction. When more than a step and at
+-- least @rebuild_rows rows wait (0: never), nothing is applied and rebuild says so: the caller
+-- rebuilds the state from a snapshot, cheaper than applying a bulk load row by row.
 CREATE OR REPLACE FUNCTION bmm.inc_apply(
-    from_xid BIGINT, from_kind "char", from_row INTEGER, below_xid BIGINT, row_limit INTEGER,
+    from_xid BIGINT, from_kind "char", from_row INTEGER, below_xid BIGINT, row_limit INTEGER, rebuild_rows INTEGER,
     OUT inserted BIGINT, OUT updated BIGINT, OUT deleted BIGINT, OUT unchanged BIGINT, OUT clamped TEXT,
     OUT models BIGINT, OUT anomalies BIGINT, OUT log_rows BIGINT,
-    OUT to_xid BIGINT, OUT to_kind "char", OUT to_row INTEGER, OUT cut_short BOOLEAN)
+    OUT to_xid BIGINT, OUT to_kind "char", OUT to_row INTEGER, OUT cut_short BOOLEAN, OUT rebuild BOOLEAN)
 LANGUAGE plpgsql SET plan_cache_mode = force_custom_plan AS $$
 DECLARE
     here RECORD;
@@ -331,7 +333,7 @@ DECLARE
 BEGIN
     inserted := 0; updated := 0; deleted := 0; unchanged := 0; clamped := '[]';
     models := 0; anomalies := 0; log_rows := 0;
-    cut_short := false;
+    cut_short := false; rebuild := false;
     to_xid := from_xid; to_kind := from_kind; to_row := from_row;
     -- Nothing waiting: nothing is locked or written (a quiet pass leaves no trace).
     IF NOT EXISTS (SELECT 1 FROM bmm.change_log c
@@ -371,6 +373,15 @@ BEGIN
         INTO m_versions, m_downloads, m_images, v_versions, r_reviews, o_models, log_rows
         FROM step;
         EXIT WHEN cut_short OR log_rows <= row_limit;
+        -- More than a step waits; at least @rebuild_rows (counted only when that is more than a step)?
+        IF rebuild_rows > 0 AND (rebuild_rows <= row_limit OR rebuild_rows <= (
+                SELECT count(*) FROM (SELECT 1 FROM bmm.change_log c
+                                      WHERE (c.xid, c.kind, c.row_id) > (from_xid, from_kind, from_row) AND c.xid < below_xid
+                                      LIMIT rebuild_rows) r)) THEN
+            rebuild := true;
+            log_rows := 0;
+            RETURN;
+        END IF;
         SELECT c.xid, c.kind, c.row_id INTO cut FROM bmm.change_log c
         WHERE (c.xid, c.kind, c.row_id) > (from_xid, from_kind, from_row) AND c.xid < below_xid
         ORDER BY c.xid, c.kind, c.row_id
