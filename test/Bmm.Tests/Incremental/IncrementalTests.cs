@@ -292,6 +292,8 @@ public sealed class IncrementalTests : FreshDatabaseTest
         Db.Options.IncrementalRebuildRows = (int)(pending / thresholdOfPending);
         var rebuilt = await RunAndAssertAsync($"a backlog of {pending} rows, steps of {Db.Options.IncrementalBatchRows}, rebuilt above {Db.Options.IncrementalRebuildRows}");
         Assert.Contains("bootstrap", rebuilt.Result!.PhaseSeconds.Keys);
+        // Every model is written once by the rebuild, and counted.
+        Assert.Equal(await Db.ScalarAsync<long>("""SELECT count(*) FROM "Model" """), rebuilt.Result.AffectedModels);
         Assert.Equal(0L, await PendingAsync());
         await Site.Metric(10 * firstModel + 1, 1000, 1);
         var after = await RunAndAssertAsync("a change after the rebuild");

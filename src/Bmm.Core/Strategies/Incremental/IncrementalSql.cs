@@ -10,7 +10,7 @@ internal static class IncrementalSql
     /// <summary>Run as the first statement of a REPEATABLE READ transaction: its snapshot is the one the state is built from.</summary>
     public const string Rebuild = "SELECT bmm.inc_rebuild()";
 
-    public const string BootstrapWrite = "SELECT last_model, inserted, updated, deleted, unchanged, clamped FROM bmm.inc_bootstrap_write(@after, @batch_models)";
+    public const string BootstrapWrite = "SELECT last_model, model_count, inserted, updated, deleted, unchanged, clamped FROM bmm.inc_bootstrap_write(@after, @batch_models)";
 
     public const string BootstrapFinish = "SELECT bmm.inc_bootstrap_finish()";
 

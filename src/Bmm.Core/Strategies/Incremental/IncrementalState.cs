@@ -40,9 +40,9 @@ public static class IncrementalState
     /// the snapshot's xmin with the snapshot kept, so that a change committed meanwhile is applied
     /// from the log and one the snapshot already holds is not applied twice. Call it under the
     /// runner lock. Writers are never blocked: it only reads the site's tables; a bootstrap stopped
-    /// halfway is redone whole.
+    /// halfway is redone whole. Returns what it wrote and how many models it wrote.
     /// </summary>
-    public static async Task<WriteCounts> BootstrapAsync(NpgsqlDataSource dataSource, Transactions transactions, CancellationToken cancellationToken)
+    public static async Task<(WriteCounts Write, long Models)> BootstrapAsync(NpgsqlDataSource dataSource, Transactions transactions, CancellationToken cancellationToken)
     {
         await using (var connection = await dataSource.OpenConnectionAsync(cancellationToken))
         await using (var transaction = await connection.BeginTransactionAsync(IsolationLevel.RepeatableRead, cancellationToken))
@@ -52,21 +52,23 @@ public static class IncrementalState
             await transaction.CommitAsync(cancellationToken);
         }
         var batches = new List<WriteCounts>();
+        var models = 0L;
         var after = int.MinValue;
         while (true)
         {
             var from = after;
-            var (last, write) = await transactions.RunAsync(async (connection, transaction, ct) =>
+            var (last, count, write) = await transactions.RunAsync(async (connection, transaction, ct) =>
             {
                 await using var command = new NpgsqlCommand(IncrementalSql.BootstrapWrite, connection, transaction);
                 command.Parameters.AddWithValue("after", from);
                 command.Parameters.AddWithValue("batch_models", BootstrapBatchModels);
                 await using var reader = await command.ExecuteReaderAsync(ct);
                 await reader.ReadAsync(ct);
-                return reader.IsDBNull(0) ? ((int?)null, WriteCounts.None) : (reader.GetInt32(0), WriteCounts.Read(reader, 1));
+                return reader.IsDBNull(0) ? ((int?)null, 0, WriteCounts.None) : (reader.GetInt32(0), reader.GetInt32(1), WriteCounts.Read(reader, 2));
             }, cancellationToken);
             if (last is null) break;
             after = last.Value;
+            models += count;
             batches.Add(write);
         }
         await transactions.RunAsync(async (connection, transaction, ct) =>
@@ -74,7 +76,7 @@ public static class IncrementalState
             await using var finish = new NpgsqlCommand(IncrementalSql.BootstrapFinish, connection, transaction);
             return await finish.ExecuteNonQueryAsync(ct);
         }, cancellationToken);
-        return WriteCounts.Sum(batches);
+        return (WriteCounts.Sum(batches), models);
     }
 
     /// <summary>

@@ -53,8 +53,8 @@ public sealed class IncrementalStrategy : IRefreshStrategy
 
     private static async Task BootstrapAsync(RefreshContext context, RefreshResult result, CancellationToken cancellationToken)
     {
-        var write = await result.TimeAsync("bootstrap", () => IncrementalState.BootstrapAsync(context.DataSource, context.Transactions, cancellationToken));
-        result.AddWrite(write.Inserted, write.Updated, write.Deleted, 0);
+        var (write, models) = await result.TimeAsync("bootstrap", () => IncrementalState.BootstrapAsync(context.DataSource, context.Transactions, cancellationToken));
+        result.Record(context, models, write);
         Log.IncrementalBootstrapped(context.Logger, write.Inserted, write.Updated, write.Deleted);
     }
 
@@ -101,6 +101,7 @@ public sealed class IncrementalStrategy : IRefreshStrategy
                 var write = await IncrementalState.ApplyAsync(connection, transaction, from, horizon,
                     context.Options.IncrementalBatchRows, context.Options.IncrementalRebuildRows, ct);
                 // With nothing pending (or to be rebuilt) the position stays where it is: an idle tick writes nothing at all.
+                if (write.Rebuild) result.AddPhase("read_changes", Stopwatch.GetElapsedTime(started).TotalSeconds);
                 if (write.LogRows == 0) return (from, write);
                 var seconds = Stopwatch.GetElapsedTime(started).TotalSeconds;
                 result.AddPhase("compute_and_write", seconds);

@@ -487,9 +487,10 @@ $$;
 
 -- The bootstrap's second part, one call per transaction: the staged pairs of the next
 -- @batch_models models after @after (models with a staged pair or a visible row, in order) made
--- visible through the write path. Returns the last model written (null when none was left).
+-- visible through the write path. Returns the last model written (null when none was left) and
+-- how many models it wrote.
 CREATE OR REPLACE FUNCTION bmm.inc_bootstrap_write(after INTEGER, batch_models INTEGER,
-    OUT last_model INTEGER, OUT inserted BIGINT, OUT updated BIGINT, OUT deleted BIGINT, OUT unchanged BIGINT, OUT clamped TEXT)
+    OUT last_model INTEGER, OUT model_count INTEGER, OUT inserted BIGINT, OUT updated BIGINT, OUT deleted BIGINT, OUT unchanged BIGINT, OUT clamped TEXT)
 LANGUAGE plpgsql SET plan_cache_mode = force_custom_plan AS $$
 DECLARE
     models INTEGER[];
@@ -501,6 +502,7 @@ BEGIN
             (SELECT DISTINCT t."modelId" FROM "ModelBaseModelMetric" t WHERE t."modelId" > after ORDER BY t."modelId" LIMIT batch_models)
         ) k ORDER BY k.model_id LIMIT batch_models);
     last_model := models[cardinality(models)];
+    model_count := cardinality(models);
     IF last_model IS NULL THEN RETURN; END IF;
     SELECT w.inserted, w.updated, w.deleted, w.unchanged, w.clamped INTO inserted, updated, deleted, unchanged, clamped
     FROM (SELECT coalesce(array_agg(p.model_id), '{}') AS m, coalesce(array_agg(p.base_model), '{}') AS b,
