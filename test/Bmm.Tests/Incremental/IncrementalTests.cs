@@ -286,14 +286,27 @@ public sealed class IncrementalTests : FreshDatabaseTest
 
     private async Task AssertRebuiltAsync(int firstModel, int stepOfPending, int thresholdOfPending)
     {
+        // A transaction left open in another database of the cluster: the rebuild's snapshot then
+        // starts before the bulk load, whose rows stay past the position although the rebuilt
+        // state holds them (they once made every later step rebuild again, for as long as that
+        // transaction ran).
+        var ct = TestContext.Current.CancellationToken;
+        await using var elsewhere = new NpgsqlConnection(new NpgsqlConnectionStringBuilder(Db.ConnectionString) { Database = "postgres" }.ConnectionString);
+        await elsewhere.OpenAsync(ct);
+        await using var open = await elsewhere.BeginTransactionAsync(ct);
+        await using (var xid = new NpgsqlCommand("SELECT txid_current()", elsewhere, open))
+            await xid.ExecuteScalarAsync(ct);
         await BulkLoadAsync(firstModel);
         var pending = await PendingAsync();
         Db.Options.IncrementalBatchRows = (int)(pending / stepOfPending);
         Db.Options.IncrementalRebuildRows = (int)(pending / thresholdOfPending);
         var rebuilt = await RunAndAssertAsync($"a backlog of {pending} rows, steps of {Db.Options.IncrementalBatchRows}, rebuilt above {Db.Options.IncrementalRebuildRows}");
         Assert.Contains("bootstrap", rebuilt.Result!.PhaseSeconds.Keys);
-        // Every model is written once by the rebuild, and counted.
-        Assert.Equal(await Db.ScalarAsync<long>("""SELECT count(*) FROM "Model" """), rebuilt.Result.AffectedModels);
+        // One rebuild writes every model once, and the rows past its snapshot's start (the bulk
+        // load's, held back by the open transaction) are then applied again, which moves nothing:
+        // less than a second rebuild's worth.
+        var models = await Db.ScalarAsync<long>("""SELECT count(*) FROM "Model" """);
+        Assert.InRange(rebuilt.Result.AffectedModels, models, 2 * models - 1);
         Assert.Equal(0L, await PendingAsync());
         await Site.Metric(10 * firstModel + 1, 1000, 1);
         var after = await RunAndAssertAsync("a change after the rebuild");

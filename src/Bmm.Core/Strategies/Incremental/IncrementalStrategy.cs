@@ -84,6 +84,8 @@ public sealed class IncrementalStrategy : IRefreshStrategy
     public static async Task<LogPosition?> ApplyPendingAsync(RefreshContext context, RefreshResult result, Func<bool> overBudget, CancellationToken cancellationToken)
     {
         LogPosition? position = null;
+        // One rebuild per call at most: what commits meanwhile is applied, however much it is.
+        var rebuildRows = context.Options.IncrementalRebuildRows;
         while (true)
         {
             if (overBudget())
@@ -99,7 +101,7 @@ public sealed class IncrementalStrategy : IRefreshStrategy
                      await ChangeLog.ReadHorizonAsync(connection, transaction, ct)));
                 var started = Stopwatch.GetTimestamp();
                 var write = await IncrementalState.ApplyAsync(connection, transaction, from, horizon,
-                    context.Options.IncrementalBatchRows, context.Options.IncrementalRebuildRows, ct);
+                    context.Options.IncrementalBatchRows, rebuildRows, ct);
                 // With nothing pending (or to be rebuilt) the position stays where it is: an idle tick writes nothing at all.
                 if (write.Rebuild) result.AddPhase("read_changes", Stopwatch.GetElapsedTime(started).TotalSeconds);
                 if (write.LogRows == 0) return (from, write);
@@ -113,8 +115,9 @@ public sealed class IncrementalStrategy : IRefreshStrategy
             }, cancellationToken);
             if (write.Rebuild)
             {
-                Log.IncrementalRebuilding(context.Logger, context.Options.IncrementalRebuildRows);
+                Log.IncrementalRebuilding(context.Logger, rebuildRows);
                 await BootstrapAsync(context, result, cancellationToken);
+                rebuildRows = 0;
                 continue;
             }
             if (write.LogRows == 0) return position ?? from;

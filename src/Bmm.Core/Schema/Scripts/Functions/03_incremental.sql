@@ -315,9 +315,10 @@ $$;
 -- cuts), as the top of this file says. The position must still be at from_*: a window already
 -- applied, or applied by another runner meanwhile, is refused before anything is written, so a
 -- replay changes nothing. Returns where the step ends (to_*; cut_short when the limit cut it); the
--- caller advances the position there in the same transaction. When more than a step and at
--- least @rebuild_rows rows wait (0: never), nothing is applied and rebuild says so: the caller
--- rebuilds the state from a snapshot, cheaper than applying a bulk load row by row.
+-- caller advances the position there in the same transaction. When more than a step waits, of
+-- which at least @rebuild_rows rows the state does not hold yet (0: never), nothing is applied and
+-- rebuild says so: the caller rebuilds the state from a snapshot, cheaper than applying a bulk
+-- load row by row.
 CREATE OR REPLACE FUNCTION bmm.inc_apply(
     from_xid BIGINT, from_kind "char", from_row INTEGER, below_xid BIGINT, row_limit INTEGER, rebuild_rows INTEGER,
     OUT inserted BIGINT, OUT updated BIGINT, OUT deleted BIGINT, OUT unchanged BIGINT, OUT clamped TEXT,
@@ -373,11 +374,15 @@ BEGIN
         INTO m_versions, m_downloads, m_images, v_versions, r_reviews, o_models, log_rows
         FROM step;
         EXIT WHEN cut_short OR log_rows <= row_limit;
-        -- More than a step waits; at least @rebuild_rows (counted only when that is more than a step)?
-        IF rebuild_rows > 0 AND (rebuild_rows <= row_limit OR rebuild_rows <= (
+        -- More than a step waits: are at least @rebuild_rows of it changes the state does not hold
+        -- yet? The rows of transactions the last bootstrap's snapshot held are in it already (a
+        -- snapshot held back by a long transaction anywhere in the cluster leaves them past the
+        -- position): counting them would rebuild again and again.
+        IF rebuild_rows > 0 AND rebuild_rows <= (
                 SELECT count(*) FROM (SELECT 1 FROM bmm.change_log c
                                       WHERE (c.xid, c.kind, c.row_id) > (from_xid, from_kind, from_row) AND c.xid < below_xid
-                                      LIMIT rebuild_rows) r)) THEN
+                                        AND NOT bmm.inc_in_bootstrap(c.xid, here.skip_below, here.skip_except)
+                                      LIMIT rebuild_rows) r) THEN
             rebuild := true;
             log_rows := 0;
             RETURN;
