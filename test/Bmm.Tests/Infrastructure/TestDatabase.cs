@@ -84,7 +84,10 @@ public sealed class TestDatabase : IAsyncLifetime
         Assert.Fail($"{context}{(context is null ? "" : ": ")}{report.Missing} missing, {report.Extra} extra, {report.Wrong} wrong:\n" +
             string.Join("\n", report.Samples.Select(s => $"  {s.Kind} ({s.ModelId}, {s.BaseModel}) table={s.Actual} oracle={s.Expected}")) +
             "\n" + await ScalarAsync<string>("""
-                SELECT 'position ' || (SELECT xid || '/' || kind::text || '/' || row_id FROM bmm.consumer WHERE name = 'setbased')
+                SELECT 'positions: ' || coalesce((SELECT string_agg(name || ' ' || xid || '/' || kind::text || '/' || row_id
+                                                                  || coalesce(' sweep to ' || sweep_end || ' at ' || sweep_model, ''), ', ' ORDER BY name)
+                                                  FROM bmm.consumer), 'none')
+                    || '; clickhouse pending: ' || coalesce((SELECT string_agg(model_id || CASE WHEN whole THEN ' whole' ELSE '' END, ' ' ORDER BY model_id) FROM bmm.clickhouse_pending), 'none')
                     || '; change log: ' || coalesce((SELECT string_agg(xid || '/' || kind::text || '/' || row_id, ' ' ORDER BY xid, kind, row_id) FROM bmm.change_log), '')
                 """));
     }

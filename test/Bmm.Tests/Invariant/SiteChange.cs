@@ -47,7 +47,7 @@ public sealed record SiteChange(SiteChange.Kinds Kind, int A, int B, int C, int 
     public static async Task ResetAsync(TestDatabase db)
     {
         await db.ExecuteAsync("""
-            TRUNCATE "Model", "ModelVersion", "ModelVersionMetric", "ResourceReview", "ModelBaseModelMetric", bmm.model_queue, bmm.change_log;
+            TRUNCATE "Model", "ModelVersion", "ModelVersionMetric", "ResourceReview", "ModelBaseModelMetric", bmm.model_queue, bmm.change_log, bmm.clickhouse_pending, bmm.sweep_plan;
             UPDATE bmm.consumer SET xid = pg_snapshot_xmin(pg_current_snapshot())::text::bigint - 1, kind = '~', row_id = 2147483647,
                 sweep_end = NULL, sweep_model = NULL;
             """);
