@@ -88,11 +88,7 @@ public static class ChangeLog
     public static async Task<List<SweepModel>> StartSweepAsync(NpgsqlConnection connection, string consumer, LogPosition from, long below, long limit, CancellationToken cancellationToken)
     {
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
-        await using (var clear = new NpgsqlCommand(ChangeLogSql.EndSweep, connection, transaction))
-        {
-            clear.Parameters.AddWithValue("consumer", consumer);
-            await clear.ExecuteNonQueryAsync(cancellationToken);
-        }
+        await EndSweepAsync(connection, transaction, consumer, cancellationToken);
         await using var command = new NpgsqlCommand(ChangeLogSql.StartSweep, connection, transaction) { CommandTimeout = 0 };
         command.Parameters.AddWithValue("consumer", consumer);
         AddPosition(command, from);
@@ -134,7 +130,7 @@ public static class ChangeLog
         return models;
     }
 
-    /// <summary>Removes the sweep plan of <paramref name="consumer"/>, in the transaction that moves its position past the sweep.</summary>
+    /// <summary>Removes the sweep plan of <paramref name="consumer"/>: in the transaction that moves its position past the sweep, and before a new sweep is planned.</summary>
     public static async Task EndSweepAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, string consumer, CancellationToken cancellationToken)
     {
         await using var command = new NpgsqlCommand(ChangeLogSql.EndSweep, connection, transaction);

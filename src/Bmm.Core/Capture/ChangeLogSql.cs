@@ -51,6 +51,16 @@ internal static class ChangeLogSql
         """;
 
     /// <summary>
+    /// The models the log rows past the position and below the sweep's end (@below) ask to
+    /// recompute, each with the base models whose distinct users must be recounted (grouped by
+    /// model where used).
+    /// </summary>
+    private const string SweepRows = """
+        SELECT model_id, coalesce(array_agg(DISTINCT recount_base) FILTER (WHERE recount_base IS NOT NULL), '{}') AS recount_bases
+        FROM bmm.changed_pairs(@xid, @kind::"char", @row_id, @below, false)
+        """;
+
+    /// <summary>
     /// A new sweep's first models, in model order: the models that the rows past the position and
     /// below the sweep's end ask to recompute (bmm.changed_pairs), each with the base models whose
     /// distinct users must be recounted, read whole so that a run cut by its model budget takes
@@ -58,10 +68,9 @@ internal static class ChangeLogSql
     /// all of them are planned in bmm.sweep_plan in the same read, for the sweep's later runs (in
     /// the transaction that removed any plan left by a sweep that never started: <see cref="EndSweep"/>).
     /// </summary>
-    public const string StartSweep = """
+    public const string StartSweep = $"""
         WITH sweep AS MATERIALIZED (
-            SELECT model_id, coalesce(array_agg(DISTINCT recount_base) FILTER (WHERE recount_base IS NOT NULL), '{}') AS recount_bases
-            FROM bmm.changed_pairs(@xid, @kind::"char", @row_id, @below, false)
+            {SweepRows}
             GROUP BY model_id
         ), planned AS (
             INSERT INTO bmm.sweep_plan (consumer, model_id, recount_bases)
@@ -86,9 +95,8 @@ internal static class ChangeLogSql
     /// The next models of a sweep in progress without a plan, in model order, past @after: read
     /// from the sweep's log rows as <see cref="StartSweep"/> reads them.
     /// </summary>
-    public const string SweepModels = """
-        SELECT model_id, coalesce(array_agg(DISTINCT recount_base) FILTER (WHERE recount_base IS NOT NULL), '{}')
-        FROM bmm.changed_pairs(@xid, @kind::"char", @row_id, @below, false)
+    public const string SweepModels = $"""
+        {SweepRows}
         WHERE model_id > @after
         GROUP BY model_id
         ORDER BY model_id

@@ -27,7 +27,7 @@ public sealed class BenchCommandTests(TestDatabase db) : IClassFixture<TestDatab
             foreach (var scenario in scenarios[..^1])
             {
                 Assert.True(scenario.GetProperty("floor").GetProperty("seconds").GetDouble() >= 0);
-                var strategies = scenario.GetProperty("strategies").EnumerateArray().ToDictionary(s => s.GetProperty("strategy").GetString()!);
+                var strategies = Strategies(scenario);
                 Assert.Equal(["incremental", "phase1", "reviews-mv", "sequential", "setbased"], strategies.Keys.Order());
                 foreach (var exact in new[] { "setbased", "incremental" })
                     Assert.True(strategies[exact].GetProperty("drift").ValueKind == JsonValueKind.Number && strategies[exact].GetProperty("drift").GetInt64() == 0,
@@ -101,9 +101,6 @@ public sealed class BenchCommandTests(TestDatabase db) : IClassFixture<TestDatab
             Directory.Delete(folder, recursive: true);
         }
 
-        static Dictionary<string, JsonElement> Strategies(JsonElement scenario) =>
-            scenario.GetProperty("strategies").EnumerateArray().ToDictionary(s => s.GetProperty("strategy").GetString()!);
-
         static void AssertServerMeasured(JsonElement clickHouse)
         {
             Assert.True(clickHouse.GetProperty("drift").ValueKind == JsonValueKind.Number && clickHouse.GetProperty("drift").GetInt64() == 0, clickHouse.ToString());
@@ -111,6 +108,10 @@ public sealed class BenchCommandTests(TestDatabase db) : IClassFixture<TestDatab
             Assert.True(clickHouse.GetProperty("clickHouseMemoryBytesMax").GetDouble() > 0, clickHouse.ToString());
         }
     }
+
+    /// <summary>A scenario's strategies in the report, by name.</summary>
+    private static Dictionary<string, JsonElement> Strategies(JsonElement scenario) =>
+        scenario.GetProperty("strategies").EnumerateArray().ToDictionary(s => s.GetProperty("strategy").GetString()!);
 
     [Fact]
     public async Task An_unknown_scenario_is_refused()

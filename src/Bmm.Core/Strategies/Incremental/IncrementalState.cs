@@ -89,9 +89,7 @@ public static class IncrementalState
     public static async Task<IncrementalWrite> ApplyAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, LogPosition from, long below, int rowLimit, int rebuildRows, CancellationToken cancellationToken)
     {
         await using var command = new NpgsqlCommand(IncrementalSql.Apply, connection, transaction) { CommandTimeout = 0 };
-        command.Parameters.AddWithValue("from_xid", from.Xid);
-        command.Parameters.AddWithValue("from_kind", from.Kind.ToString());
-        command.Parameters.AddWithValue("from_row_id", from.RowId);
+        ChangeLog.AddPosition(command, from, "from_");
         command.Parameters.AddWithValue("below", below);
         command.Parameters.AddWithValue("row_limit", rowLimit);
         command.Parameters.AddWithValue("rebuild_rows", rebuildRows);
