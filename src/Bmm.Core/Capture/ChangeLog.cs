@@ -29,8 +29,11 @@ public readonly record struct LogPosition(long Xid, char Kind, int RowId) : ICom
 /// </summary>
 public sealed record ConsumerState(LogPosition Position, long? SweepEnd, int? SweepModel);
 
-/// <summary>A model a sweep recomputes, with the base models whose distinct thumbs-up users must be recounted.</summary>
-public sealed record SweepModel(int ModelId, string[] RecountBases);
+/// <summary>
+/// A model a sweep recomputes, with the base models whose distinct thumbs-up users must be
+/// recounted (null: all of them, in a sweep of every model).
+/// </summary>
+public sealed record SweepModel(int ModelId, string[]? RecountBases);
 
 /// <summary>
 /// The change log written by the capture triggers, read by named consumers, each with its own
@@ -126,7 +129,7 @@ public static class ChangeLog
         var models = new List<SweepModel>();
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         while (await reader.ReadAsync(cancellationToken))
-            models.Add(new SweepModel(reader.GetInt32(0), reader.GetFieldValue<string[]>(1)));
+            models.Add(new SweepModel(reader.GetInt32(0), reader.IsDBNull(1) ? null : reader.GetFieldValue<string[]>(1)));
         return models;
     }
 

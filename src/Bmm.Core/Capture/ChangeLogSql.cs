@@ -67,11 +67,30 @@ internal static class ChangeLogSql
     /// models in order across all transactions. When they are more than @limit (the run's budget),
     /// all of them are planned in bmm.sweep_plan in the same read, for the sweep's later runs (in
     /// the transaction that removed any plan left by a sweep that never started: <see cref="EndSweep"/>).
+    /// A backlog with at least as many rows that are not metric deltas (reviews, versions, models)
+    /// as the site has models, as a bulk load leaves, is swept whole instead: every model of
+    /// "Model" or of the table, each with every base model recounted (null). Mapping such a backlog
+    /// to models costs more than recomputing the models it does not name (32 s of a 91 s drain of
+    /// the whole site); its rows are counted in their own index, no further than that.
     /// </summary>
     public const string StartSweep = $"""
-        WITH sweep AS MATERIALIZED (
+        WITH site AS MATERIALIZED (
+            SELECT count(*) AS models FROM "Model"
+        ), deep AS MATERIALIZED (
+            SELECT count(*) >= greatest((SELECT models FROM site), 1) AS every_model
+            FROM (SELECT 1 FROM bmm.change_log l
+                  WHERE (l.xid, l.kind, l.row_id) > (@xid, @kind::"char", @row_id) AND l.xid < @below AND l.kind <> 'm'
+                  LIMIT (SELECT models FROM site)) s
+        ), sweep AS MATERIALIZED (
             {SweepRows}
+            WHERE NOT (SELECT every_model FROM deep)
             GROUP BY model_id
+            UNION ALL
+            SELECT e.model_id, NULL FROM (SELECT m."id" AS model_id FROM "Model" m
+                                          UNION ALL
+                                          SELECT DISTINCT t."modelId" FROM "ModelBaseModelMetric" t
+                                          WHERE NOT EXISTS (SELECT 1 FROM "Model" m WHERE m."id" = t."modelId")) e
+            WHERE (SELECT every_model FROM deep)
         ), planned AS (
             INSERT INTO bmm.sweep_plan (consumer, model_id, recount_bases)
             SELECT @consumer, model_id, recount_bases FROM sweep

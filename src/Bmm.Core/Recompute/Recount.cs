@@ -10,10 +10,11 @@ public sealed record Recount(bool All, int[] Models, string[] Bases)
 {
     public static readonly Recount Everything = new(true, [], []);
 
-    /// <summary>The pairs a sweep's models ask to recount.</summary>
-    public static Recount PairsOf(IEnumerable<SweepModel> models)
+    /// <summary>The pairs a sweep's models ask to recount (every pair when one of them asks for all of its own).</summary>
+    public static Recount PairsOf(IReadOnlyCollection<SweepModel> models)
     {
-        var pairs = models.SelectMany(m => m.RecountBases.Select(b => (m.ModelId, Base: b))).ToList();
+        if (models.Any(m => m.RecountBases is null)) return Everything;
+        var pairs = models.SelectMany(m => m.RecountBases!.Select(b => (m.ModelId, Base: b))).ToList();
         return new Recount(false, pairs.Select(p => p.ModelId).ToArray(), pairs.Select(p => p.Base).ToArray());
     }
 }

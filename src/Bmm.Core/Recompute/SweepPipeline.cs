@@ -29,6 +29,8 @@ internal delegate Task<WriteCounts> BatchStatement(NpgsqlConnection connection, 
 /// its model or time budget leaves the sweep where it stopped; the next run goes on from there,
 /// then starts one new sweep. A sweep larger than a run's model budget is planned when it starts
 /// (bmm.sweep_plan), so that its later runs read their models from the plan, not the log again.
+/// A backlog deeper than the site (a bulk load) is swept whole, every model, without mapping its
+/// rows to models (see ChangeLogSql.StartSweep).
 /// </remarks>
 internal sealed class SweepPipeline(string strategy, string consumer, BatchStatement batch)
 {
@@ -84,6 +86,7 @@ internal sealed class SweepPipeline(string strategy, string consumer, BatchState
                 ? ChangeLog.StartSweepAsync(connection, consumer, state.Position, end, allowed, cancellationToken)
                 : ChangeLog.ResumeSweepAsync(connection, consumer, state.Position, end, state.SweepModel ?? int.MinValue, allowed + 1, cancellationToken));
             await connection.CloseAsync();
+            if (state.SweepEnd is null && models.Count > 0 && models[0].RecountBases is null) Log.SweepingEveryModel(context.Logger, consumer);
             var complete = models.Count <= allowed;
             if (!complete) models.RemoveRange((int)allowed, models.Count - (int)allowed);
             reached = await SweepAsync(context, result, state, end, models, complete, OverTime, cancellationToken);

@@ -24,6 +24,9 @@ internal static partial class Log
     [LoggerMessage(1005, LogLevel.Warning, "Transaction rolled back ({SqlState}); retry {Attempt} of {MaxAttempts} in {DelayMs} ms")]
     public static partial void Retrying(ILogger logger, string sqlState, int attempt, int maxAttempts, long delayMs);
 
+    [LoggerMessage(1010, LogLevel.Information, "Consumer '{Consumer}': the backlog holds at least as many review, version and model changes as the site has models; this sweep recomputes every model instead of reading which ones changed")]
+    public static partial void SweepingEveryModel(ILogger logger, string consumer);
+
     [LoggerMessage(1006, LogLevel.Information, "Run budget reached after {Models} models; the rest is carried to the next run")]
     public static partial void BudgetReached(ILogger logger, long models);
 

@@ -109,7 +109,7 @@ public sealed class MigrationFromV1Tests : IAsyncLifetime
         Assert.False(migrating.IsCompleted, "migrate did not wait for the writer's transaction");
         await writer.CommitAsync(ct);
         var report = await migrating;
-        Assert.Equal(["Job.0004_capture_v2.sql", "Job.0005_run_history_running.sql", "Job.0006_clickhouse.sql", "Job.0007_sweep_plan.sql"], report.ScriptsApplied);
+        Assert.Equal(["Job.0004_capture_v2.sql", "Job.0005_run_history_running.sql", "Job.0006_clickhouse.sql", "Job.0007_sweep_plan.sql", "Job.0008_sweep_every_model.sql"], report.ScriptsApplied);
 
         var queued = await _db.ScalarAsync<int[]>("SELECT array_agg(model_id ORDER BY model_id) FROM bmm.model_queue");
         Assert.Equal([1, 2, 3, 4, 5, 6], queued);

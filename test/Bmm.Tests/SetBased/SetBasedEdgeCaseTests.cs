@@ -248,6 +248,9 @@ public sealed class SetBasedEdgeCaseTests : FreshDatabaseTest
             SELECT 10 * m, m, 'v', 'Pony', 'Published' FROM generate_series(1, 300) m;
             INSERT INTO "ModelVersionMetric" ("modelVersionId", "downloadCount", "imageCount") SELECT "id", "id" % 97, 1 FROM "ModelVersion";
             """);
+        await RunAndAssertAsync("before the change");
+        // Metric deltas of every model: a sweep of the models the log names (not of every model, see below).
+        await Db.ExecuteAsync("""UPDATE "ModelVersionMetric" SET "downloadCount" = "downloadCount" + 1""");
         Db.Options.MaxModelsPerRun = 100;
         Db.Options.BatchSize = 40;
         const string Plan = "SELECT count(*) FROM bmm.sweep_plan WHERE consumer = 'setbased'";
@@ -256,7 +259,7 @@ public sealed class SetBasedEdgeCaseTests : FreshDatabaseTest
         Assert.Equal(RunOutcome.Succeeded, first.Outcome);
         Assert.True(first.Result!.BacklogLeft);
         Assert.Equal(100, first.Result.AffectedModels);
-        Assert.Equal(300L, await Db.ScalarAsync<long>(Plan));
+        Assert.Equal(300L, await Db.ScalarAsync<long>(Plan + " AND recount_bases IS NOT NULL"));
         await Db.ExecuteAsync("DELETE FROM bmm.change_log");
 
         var recomputed = first.Result.AffectedModels;
@@ -273,6 +276,81 @@ public sealed class SetBasedEdgeCaseTests : FreshDatabaseTest
         Assert.Equal(3, runs);
         Assert.Equal(0L, await Db.ScalarAsync<long>(Plan));
         await Db.AssertMatchesOracleAsync("after the drain");
+    }
+
+    /// <summary>
+    /// A backlog with at least as many review, version and model rows as the site has models (a
+    /// bulk load) is swept whole: every model, named by the log or not, with every pair recounted,
+    /// planned for the later runs without mapping the rows to models.
+    /// </summary>
+    [Fact]
+    public async Task A_backlog_deeper_than_the_site_recomputes_every_model()
+    {
+        await Db.ExecuteAsync("""
+            INSERT INTO "Model" ("id", "name", "userId", "status") SELECT m, 'm', 1, 'Published' FROM generate_series(1, 50) m;
+            INSERT INTO "ModelVersion" ("id", "modelId", "name", "baseModel", "status")
+            SELECT 10 * m, m, 'v', 'Pony', 'Published' FROM generate_series(1, 50) m;
+            INSERT INTO "ModelVersionMetric" ("modelVersionId", "downloadCount", "imageCount") SELECT "id", 1, 1 FROM "ModelVersion";
+            """);
+        await RunAndAssertAsync("before the load");
+        // 100 more models, each with a version and three reviews: 500 rows that are not metric deltas against 150 models.
+        await Db.ExecuteAsync("""
+            INSERT INTO "Model" ("id", "name", "userId", "status") SELECT m, 'm', 1, 'Published' FROM generate_series(51, 150) m;
+            INSERT INTO "ModelVersion" ("id", "modelId", "name", "baseModel", "status")
+            SELECT 10 * m, m, 'v', 'SDXL 1.0', 'Published' FROM generate_series(51, 150) m;
+            INSERT INTO "ResourceReview" ("id", "modelId", "modelVersionId", "userId", "rating")
+            SELECT 10 * v."id" + u, v."modelId", v."id", u, 5 FROM "ModelVersion" v, generate_series(1, 3) u WHERE v."modelId" > 50;
+            """);
+        Db.Options.MaxModelsPerRun = 100;
+        Db.Options.BatchSize = 40;
+
+        var first = await Db.RunAsync();
+        Assert.Equal(RunOutcome.Succeeded, first.Outcome);
+        Assert.Equal(100, first.Result!.AffectedModels);
+        var plan = await Db.ScalarAsync<long[]>(
+            "SELECT ARRAY[count(*), count(*) FILTER (WHERE recount_bases IS NULL)] FROM bmm.sweep_plan WHERE consumer = 'setbased'");
+        Assert.Equal([150L, 150L], plan);
+        var second = await Db.RunAsync();
+        Assert.Equal(RunOutcome.Succeeded, second.Outcome);
+        Assert.Equal(50, second.Result!.AffectedModels);
+        Assert.False(second.Result.BacklogLeft);
+        Assert.Equal(0L, await Db.ScalarAsync<long>("SELECT count(*) FROM bmm.sweep_plan"));
+        await Db.AssertMatchesOracleAsync("after the drain");
+    }
+
+    /// <summary>A consumer dropped (a strategy's state forgotten, a consumer removed) takes its sweep plan with it.</summary>
+    [Fact]
+    public async Task A_dropped_consumer_takes_its_sweep_plan_with_it()
+    {
+        await Db.ExecuteAsync("""
+            INSERT INTO "Model" ("id", "name", "userId", "status") SELECT m, 'm', 1, 'Published' FROM generate_series(1, 30) m;
+            INSERT INTO "ModelVersion" ("id", "modelId", "name", "baseModel", "status")
+            SELECT 10 * m, m, 'v', 'Pony', 'Published' FROM generate_series(1, 30) m;
+            """);
+        Db.Options.MaxModelsPerRun = 10;
+        var first = await Db.RunAsync();
+        Assert.True(first.Result!.BacklogLeft);
+        const string Plan = "SELECT count(*) FROM bmm.sweep_plan WHERE consumer = 'setbased'";
+        Assert.Equal(30L, await Db.ScalarAsync<long>(Plan));
+        await Db.ExecuteAsync("DELETE FROM bmm.consumer WHERE name = 'setbased'");
+        Assert.Equal(0L, await Db.ScalarAsync<long>(Plan));
+    }
+
+    /// <summary>A backlog of metric deltas, however deep, recomputes only the models it names.</summary>
+    [Fact]
+    public async Task A_deep_backlog_of_metric_changes_recomputes_only_its_models()
+    {
+        await Db.ExecuteAsync("""
+            INSERT INTO "Model" ("id", "name", "userId", "status") SELECT m, 'm', 1, 'Published' FROM generate_series(1, 10) m;
+            INSERT INTO "ModelVersion" ("id", "modelId", "name", "baseModel", "status")
+            SELECT 10 * m, m, 'v', 'Pony', 'Published' FROM generate_series(1, 10) m;
+            INSERT INTO "ModelVersionMetric" ("modelVersionId", "downloadCount", "imageCount") SELECT "id", 1, 1 FROM "ModelVersion";
+            """);
+        await RunAndAssertAsync("before the backlog");
+        for (var i = 0; i < 30; i++)
+            await Db.ExecuteAsync("""UPDATE "ModelVersionMetric" SET "downloadCount" = "downloadCount" + 1 WHERE "modelVersionId" IN (10, 20)""");
+        var report = await RunAndAssertAsync("after 60 metric changes of two models");
+        Assert.Equal(2, report.Result!.AffectedModels);
     }
 
     /// <summary>A sweep that fits in one run is not planned.</summary>

@@ -43,7 +43,9 @@ LANGUAGE sql STABLE AS $$
         SELECT l.row_id, sum(l.downloads) AS downloads, sum(l.images) AS images
         FROM bmm.change_log l
         LEFT JOIN bmm.consumer c ON c.name = 'incremental'
-        WHERE (l.xid, l.kind, l.row_id) > (after_xid, after_kind, after_row) AND l.kind = 'm' AND l.row_id = ANY (versions)
+        -- IN (a set), not = ANY (the array): a parameter's array is searched element by element for
+        -- each row, and a step cut short of a deep backlog leaves millions of rows past its end.
+        WHERE (l.xid, l.kind, l.row_id) > (after_xid, after_kind, after_row) AND l.kind = 'm' AND l.row_id IN (SELECT unnest(versions))
           AND NOT bmm.inc_in_bootstrap(l.xid, c.skip_below, c.skip_except)
         GROUP BY l.row_id
     )
@@ -331,6 +333,9 @@ DECLARE
     m_versions INTEGER[]; m_downloads BIGINT[]; m_images BIGINT[];
     v_versions INTEGER[]; v_models INTEGER[]; v_bases TEXT[];
     r_reviews INTEGER[]; o_models INTEGER[];
+    -- The bootstrap's snapshot as far as the rows past the position can be in it: null when none
+    -- can (nearly always after the first step), which the plan then folds away from every row.
+    skip_below BIGINT;
 BEGIN
     inserted := 0; updated := 0; deleted := 0; unchanged := 0; clamped := '[]';
     models := 0; anomalies := 0; log_rows := 0;
@@ -347,6 +352,9 @@ BEGIN
         RAISE EXCEPTION 'the incremental position is not where this step began: its changes are already applied'
             USING ERRCODE = 'object_not_in_prerequisite_state';
     END IF;
+    -- A position at the end of a transaction ('~') has only later transactions past it.
+    skip_below := CASE WHEN here.skip_below > from_xid + CASE WHEN (from_kind, from_row) = ('~', 2147483647) THEN 1 ELSE 0 END
+                       THEN here.skip_below END;
 
     -- One scan of the step, grouped by the row that changed (sums and counts only, so that a
     -- day's backlog aggregates fast). Everything below the horizon is read in no particular order
@@ -355,8 +363,8 @@ BEGIN
     LOOP
         WITH step AS MATERIALIZED (
             SELECT l.kind, l.row_id,
-                   sum(CASE WHEN NOT bmm.inc_in_bootstrap(l.xid, here.skip_below, here.skip_except) THEN l.downloads END)::bigint AS downloads,
-                   sum(CASE WHEN NOT bmm.inc_in_bootstrap(l.xid, here.skip_below, here.skip_except) THEN l.images END)::bigint AS images,
+                   sum(CASE WHEN NOT bmm.inc_in_bootstrap(l.xid, skip_below, here.skip_except) THEN l.downloads END)::bigint AS downloads,
+                   sum(CASE WHEN NOT bmm.inc_in_bootstrap(l.xid, skip_below, here.skip_except) THEN l.images END)::bigint AS images,
                    count(*) AS rows
             FROM (SELECT c.xid, c.kind, c.row_id, c.downloads, c.images FROM bmm.change_log c
                   WHERE (c.xid, c.kind, c.row_id) > (from_xid, from_kind, from_row) AND c.xid < below_xid
@@ -381,7 +389,7 @@ BEGIN
         IF rebuild_rows > 0 AND rebuild_rows <= (
                 SELECT count(*) FROM (SELECT 1 FROM bmm.change_log c
                                       WHERE (c.xid, c.kind, c.row_id) > (from_xid, from_kind, from_row) AND c.xid < below_xid
-                                        AND NOT bmm.inc_in_bootstrap(c.xid, here.skip_below, here.skip_except)
+                                        AND NOT bmm.inc_in_bootstrap(c.xid, skip_below, here.skip_except)
                                       LIMIT rebuild_rows) r) THEN
             rebuild := true;
             log_rows := 0;
