@@ -27,7 +27,7 @@ public static class BenchMarkdown
                 continue;
             }
             if (scenario.Floor is { } floor)
-                md.AppendLine(c, $"Floor: {Seconds(floor.Seconds)} to write the {floor.Inserted + floor.Updated + floor.Deleted:N0} rows the window requires ({floor.Inserted:N0} inserted, {floor.Updated:N0} updated, {floor.Deleted:N0} deleted; {floor.WalBytes / 1048576.0:F1} MB of WAL).");
+                md.AppendLine(c, $"Floor: {Seconds(floor.Seconds)}{(floor.Trials is { } t && t.Max > t.Min ? $" (median of one per trial, {Seconds(t.Min)}–{Seconds(t.Max)})" : "")} to write the {floor.Inserted + floor.Updated + floor.Deleted:N0} rows the window requires ({floor.Inserted:N0} inserted, {floor.Updated:N0} updated, {floor.Deleted:N0} deleted; {floor.WalBytes / 1048576.0:F1} MB of WAL).");
             md.AppendLine();
             // Columns of the clickhouse strategy and of backfill, only where they are measured.
             var server = scenario.Strategies.Any(s => s.ClickHouseCpuSecondsMedian is not null);

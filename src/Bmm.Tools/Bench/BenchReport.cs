@@ -66,9 +66,17 @@ public sealed record FeedLatency(string Strategy, string BaseModel, string Sort,
 
 /// <summary>
 /// The floor of a scenario: the required row changes written in one statement; <see cref="Models"/>
-/// is the number of models with a row once they are written.
+/// is the number of models with a row once they are written. Measured once per trial, beside the
+/// strategies: the median measurement, and <see cref="Trials"/> the spread of all of them.
 /// </summary>
-public sealed record FloorResult(double Seconds, long Inserted, long Updated, long Deleted, long WalBytes, long Models);
+public sealed record FloorResult(double Seconds, long Inserted, long Updated, long Deleted, long WalBytes, long Models)
+{
+    public Spread? Trials { get; init; }
+
+    /// <summary>The median of <paramref name="floors"/> by time, with their spread.</summary>
+    public static FloorResult MedianOf(IReadOnlyList<FloorResult> floors) =>
+        floors.OrderBy(f => f.Seconds).ElementAt((floors.Count - 1) / 2) with { Trials = Spread.Of(floors.Select(f => f.Seconds)) };
+}
 
 /// <summary>One strategy in one scenario, summarized over its trials.</summary>
 public sealed record StrategySummary
