@@ -85,13 +85,15 @@ internal static class MirrorSql
         """;
 
     /// <summary>
-    /// Puts the consumer where a load's snapshot begins, or where the earliest other consumer is
-    /// if that is earlier: the table may not hold the changes that one has yet to read, and the
-    /// mirror's replay of a change it already holds re-reads the same rows.
+    /// Puts the consumer where a load's snapshot begins, or where the earliest consumer is (this
+    /// one included) if that is earlier: the table may not hold the changes that one has yet to
+    /// read (a mirror lost and loaded again while this consumer had a backlog left them unwritten
+    /// when it was placed at the snapshot), and the mirror's replay of a change it already holds
+    /// re-reads the same rows.
     /// </summary>
     public const string PlaceConsumer = """
         INSERT INTO bmm.consumer (name, xid, kind, row_id)
-        SELECT @name, least(@xid, (SELECT min(xid) - 1 FROM bmm.consumer WHERE name <> @name)), '~', 2147483647
+        SELECT @name, least(@xid, (SELECT min(xid) - 1 FROM bmm.consumer)), '~', 2147483647
         ON CONFLICT (name) DO UPDATE SET xid = excluded.xid, kind = excluded.kind, row_id = excluded.row_id,
             sweep_end = NULL, sweep_model = NULL, skip_below = NULL, skip_except = NULL, updated_at = now()
         """;

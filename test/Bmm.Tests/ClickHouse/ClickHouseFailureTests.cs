@@ -156,6 +156,25 @@ public sealed class ClickHouseFailureTests : FreshDatabaseTest
         await Db.AssertMatchesOracleAsync("after the reload");
     }
 
+    /// <summary>
+    /// The same where clickhouse is the only consumer: the load's snapshot holds the changes made
+    /// since the last run, but the table does not, so the consumer stays where it was rather than
+    /// moving to the snapshot (with no other consumer behind it to hold it back).
+    /// </summary>
+    [Fact]
+    public async Task Data_ClickHouse_lost_with_changes_waiting_is_loaded_again_and_the_changes_still_reach_the_table()
+    {
+        await SeedAsync(3);
+        await RunAsync("first");
+        await Db.ExecuteAsync("DELETE FROM bmm.consumer WHERE name <> 'clickhouse'");
+        await Db.ClickHouse!.Client.ExecuteAsync($"DROP DATABASE {Db.Name}", TestContext.Current.CancellationToken);
+        await Site.Metric(10, 70, 7);
+        await Site.SetVersionStatus(20, "Unpublished");
+        await Site.Review(301, 30, 9);
+        await RunAsync("after the loss");
+        await Db.AssertMatchesOracleAsync("after the loss");
+    }
+
     [Fact]
     public async Task A_repair_fixes_the_table_at_once_and_the_mirror_on_the_next_run()
     {
