@@ -278,13 +278,24 @@ public sealed class IncrementalTests : FreshDatabaseTest
         Assert.DoesNotContain("bootstrap", applied.Result!.PhaseSeconds.Keys);
         Assert.True(applied.Result.Batches >= 4, $"{applied.Result.Batches} steps");
 
-        // Known from the step's own read when a step is longer than the threshold, counted past
-        // the step when it is shorter.
-        await AssertRebuiltAsync(1000, stepOfPending: 2, thresholdOfPending: 4);
-        await AssertRebuiltAsync(2000, stepOfPending: 4, thresholdOfPending: 2);
+        // A load's review and version rows, more than a step and the threshold: counted before any
+        // step is read.
+        await AssertRebuiltAsync(() => BulkLoadAsync(1000), 10 * 1000 + 1, stepOfPending: 2, thresholdOfPending: 4);
+        await AssertRebuiltAsync(() => BulkLoadAsync(2000), 10 * 2000 + 1, stepOfPending: 4, thresholdOfPending: 2);
+        // Metric deltas: known from the step's own read when a step is longer than the threshold,
+        // counted past the step when it is shorter.
+        await AssertRebuiltAsync(MetricsAgainAsync, 10 * 100 + 1, stepOfPending: 2, thresholdOfPending: 4);
+        await AssertRebuiltAsync(MetricsAgainAsync, 10 * 100 + 1, stepOfPending: 4, thresholdOfPending: 2);
     }
 
-    private async Task AssertRebuiltAsync(int firstModel, int stepOfPending, int thresholdOfPending)
+    /// <summary>Every metric row changed four times, in four transactions: a backlog of metric deltas only.</summary>
+    private async Task MetricsAgainAsync()
+    {
+        for (var i = 0; i < 4; i++)
+            await Db.ExecuteAsync("""UPDATE "ModelVersionMetric" SET "downloadCount" = "downloadCount" + 1""");
+    }
+
+    private async Task AssertRebuiltAsync(Func<Task> load, int versionAfter, int stepOfPending, int thresholdOfPending)
     {
         // A transaction left open in another database of the cluster: the rebuild's snapshot then
         // starts before the bulk load, whose rows stay past the position although the rebuilt
@@ -296,7 +307,7 @@ public sealed class IncrementalTests : FreshDatabaseTest
         await using var open = await elsewhere.BeginTransactionAsync(ct);
         await using (var xid = new NpgsqlCommand("SELECT txid_current()", elsewhere, open))
             await xid.ExecuteScalarAsync(ct);
-        await BulkLoadAsync(firstModel);
+        await load();
         var pending = await PendingAsync();
         Db.Options.IncrementalBatchRows = (int)(pending / stepOfPending);
         Db.Options.IncrementalRebuildRows = (int)(pending / thresholdOfPending);
@@ -309,7 +320,7 @@ public sealed class IncrementalTests : FreshDatabaseTest
         var models = await Db.ScalarAsync<long>("""SELECT count(*) FROM "Model" """);
         Assert.InRange(rebuilt.Result.AffectedModels, models, 5 * models);
         Assert.Equal(0L, await PendingAsync());
-        await Site.Metric(10 * firstModel + 1, 1000, 1);
+        await Site.Metric(versionAfter, 1000, 1);
         var after = await RunAndAssertAsync("a change after the rebuild");
         Assert.DoesNotContain("bootstrap", after.Result!.PhaseSeconds.Keys);
     }

@@ -355,6 +355,17 @@ BEGIN
     -- A position at the end of a transaction ('~') has only later transactions past it.
     skip_below := CASE WHEN here.skip_below > from_xid + CASE WHEN (from_kind, from_row) = ('~', 2147483647) THEN 1 ELSE 0 END
                        THEN here.skip_below END;
+    -- More review, version and model rows waiting than a step holds and than @rebuild_rows (a
+    -- bulk load) say at once what the step's read below would find after reading a whole step of
+    -- them (9.8 s of a bulk drain's 101 s): counted in their own index, no further than that.
+    IF rebuild_rows > 0 AND greatest(rebuild_rows, row_limit::bigint + 1) <= (
+            SELECT count(*) FROM (SELECT 1 FROM bmm.change_log c
+                                  WHERE (c.xid, c.kind, c.row_id) > (from_xid, from_kind, from_row) AND c.xid < below_xid AND c.kind <> 'm'
+                                    AND NOT bmm.inc_in_bootstrap(c.xid, skip_below, here.skip_except)
+                                  LIMIT greatest(rebuild_rows, row_limit::bigint + 1)) r) THEN
+        rebuild := true;
+        RETURN;
+    END IF;
 
     -- One scan of the step, grouped by the row that changed (sums and counts only, so that a
     -- day's backlog aggregates fast). Everything below the horizon is read in no particular order
