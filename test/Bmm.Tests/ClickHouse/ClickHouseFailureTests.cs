@@ -140,15 +140,21 @@ public sealed class ClickHouseFailureTests : FreshDatabaseTest
         }
     }
 
+    /// <summary>A metric, a version unpublished and a new review: changes made while the mirror is gone.</summary>
+    private async Task ChangeWhileAwayAsync()
+    {
+        await Site.Metric(10, 70, 7);
+        await Site.SetVersionStatus(20, "Unpublished");
+        await Site.Review(301, 30, 9);
+    }
+
     [Fact]
     public async Task Data_ClickHouse_lost_is_loaded_again_without_losing_a_change()
     {
         await SeedAsync(3);
         await RunAsync("first");
         await Db.ClickHouse!.Client.ExecuteAsync($"DROP DATABASE {Db.Name}", TestContext.Current.CancellationToken);
-        await Site.Metric(10, 70, 7);
-        await Site.SetVersionStatus(20, "Unpublished");
-        await Site.Review(301, 30, 9);
+        await ChangeWhileAwayAsync();
         await RunAsync("after the loss");
         await Db.AssertMatchesOracleAsync("after the loss");
         await Site.Metric(30, 80, 8);
@@ -168,9 +174,7 @@ public sealed class ClickHouseFailureTests : FreshDatabaseTest
         await RunAsync("first");
         await Db.ExecuteAsync("DELETE FROM bmm.consumer WHERE name <> 'clickhouse'");
         await Db.ClickHouse!.Client.ExecuteAsync($"DROP DATABASE {Db.Name}", TestContext.Current.CancellationToken);
-        await Site.Metric(10, 70, 7);
-        await Site.SetVersionStatus(20, "Unpublished");
-        await Site.Review(301, 30, 9);
+        await ChangeWhileAwayAsync();
         await RunAsync("after the loss");
         await Db.AssertMatchesOracleAsync("after the loss");
     }

@@ -234,6 +234,19 @@ public sealed class SetBasedEdgeCaseTests : FreshDatabaseTest
     }
 
     /// <summary>
+    /// Models <paramref name="first"/> to <paramref name="last"/>, each with one Published version
+    /// (id 10 × model) of <paramref name="baseModel"/>, with a metric row when <paramref name="metrics"/>.
+    /// </summary>
+    private Task ModelsWithAVersionAsync(int first, int last, string baseModel, bool metrics = true) => Db.ExecuteAsync($"""
+        INSERT INTO "Model" ("id", "name", "userId", "status") SELECT m, 'm', 1, 'Published' FROM generate_series({first}, {last}) m;
+        INSERT INTO "ModelVersion" ("id", "modelId", "name", "baseModel", "status")
+        SELECT 10 * m, m, 'v', '{baseModel}', 'Published' FROM generate_series({first}, {last}) m;
+        """ + (metrics ? $"""
+        INSERT INTO "ModelVersionMetric" ("modelVersionId", "downloadCount", "imageCount")
+        SELECT "id", "id" % 97, 1 FROM "ModelVersion" WHERE "modelId" BETWEEN {first} AND {last};
+        """ : ""));
+
+    /// <summary>
     /// A sweep larger than a run's model budget is planned when it starts, and its later runs take
     /// their models from the plan: with the sweep's log rows gone after its first run, the drain
     /// still recomputes every model (read from the log, the later runs would find none), and the
@@ -242,12 +255,7 @@ public sealed class SetBasedEdgeCaseTests : FreshDatabaseTest
     [Fact]
     public async Task The_later_runs_of_a_sweep_larger_than_a_run_take_their_models_from_its_plan()
     {
-        await Db.ExecuteAsync("""
-            INSERT INTO "Model" ("id", "name", "userId", "status") SELECT m, 'm', 1, 'Published' FROM generate_series(1, 300) m;
-            INSERT INTO "ModelVersion" ("id", "modelId", "name", "baseModel", "status")
-            SELECT 10 * m, m, 'v', 'Pony', 'Published' FROM generate_series(1, 300) m;
-            INSERT INTO "ModelVersionMetric" ("modelVersionId", "downloadCount", "imageCount") SELECT "id", "id" % 97, 1 FROM "ModelVersion";
-            """);
+        await ModelsWithAVersionAsync(1, 300, "Pony");
         await RunAndAssertAsync("before the change");
         // Metric deltas of every model: a sweep of the models the log names (not of every model, see below).
         await Db.ExecuteAsync("""UPDATE "ModelVersionMetric" SET "downloadCount" = "downloadCount" + 1""");
@@ -286,18 +294,11 @@ public sealed class SetBasedEdgeCaseTests : FreshDatabaseTest
     [Fact]
     public async Task A_backlog_deeper_than_the_site_recomputes_every_model()
     {
-        await Db.ExecuteAsync("""
-            INSERT INTO "Model" ("id", "name", "userId", "status") SELECT m, 'm', 1, 'Published' FROM generate_series(1, 50) m;
-            INSERT INTO "ModelVersion" ("id", "modelId", "name", "baseModel", "status")
-            SELECT 10 * m, m, 'v', 'Pony', 'Published' FROM generate_series(1, 50) m;
-            INSERT INTO "ModelVersionMetric" ("modelVersionId", "downloadCount", "imageCount") SELECT "id", 1, 1 FROM "ModelVersion";
-            """);
+        await ModelsWithAVersionAsync(1, 50, "Pony");
         await RunAndAssertAsync("before the load");
-        // 100 more models, each with a version and three reviews: 500 rows that are not metric deltas against 150 models.
+        // 100 more models, each with a version and three reviews: 400 rows that are not metric deltas against 150 models.
+        await ModelsWithAVersionAsync(51, 150, "SDXL 1.0", metrics: false);
         await Db.ExecuteAsync("""
-            INSERT INTO "Model" ("id", "name", "userId", "status") SELECT m, 'm', 1, 'Published' FROM generate_series(51, 150) m;
-            INSERT INTO "ModelVersion" ("id", "modelId", "name", "baseModel", "status")
-            SELECT 10 * m, m, 'v', 'SDXL 1.0', 'Published' FROM generate_series(51, 150) m;
             INSERT INTO "ResourceReview" ("id", "modelId", "modelVersionId", "userId", "rating")
             SELECT 10 * v."id" + u, v."modelId", v."id", u, 5 FROM "ModelVersion" v, generate_series(1, 3) u WHERE v."modelId" > 50;
             """);
@@ -322,11 +323,7 @@ public sealed class SetBasedEdgeCaseTests : FreshDatabaseTest
     [Fact]
     public async Task A_dropped_consumer_takes_its_sweep_plan_with_it()
     {
-        await Db.ExecuteAsync("""
-            INSERT INTO "Model" ("id", "name", "userId", "status") SELECT m, 'm', 1, 'Published' FROM generate_series(1, 30) m;
-            INSERT INTO "ModelVersion" ("id", "modelId", "name", "baseModel", "status")
-            SELECT 10 * m, m, 'v', 'Pony', 'Published' FROM generate_series(1, 30) m;
-            """);
+        await ModelsWithAVersionAsync(1, 30, "Pony", metrics: false);
         Db.Options.MaxModelsPerRun = 10;
         var first = await Db.RunAsync();
         Assert.True(first.Result!.BacklogLeft);
@@ -340,12 +337,7 @@ public sealed class SetBasedEdgeCaseTests : FreshDatabaseTest
     [Fact]
     public async Task A_deep_backlog_of_metric_changes_recomputes_only_its_models()
     {
-        await Db.ExecuteAsync("""
-            INSERT INTO "Model" ("id", "name", "userId", "status") SELECT m, 'm', 1, 'Published' FROM generate_series(1, 10) m;
-            INSERT INTO "ModelVersion" ("id", "modelId", "name", "baseModel", "status")
-            SELECT 10 * m, m, 'v', 'Pony', 'Published' FROM generate_series(1, 10) m;
-            INSERT INTO "ModelVersionMetric" ("modelVersionId", "downloadCount", "imageCount") SELECT "id", 1, 1 FROM "ModelVersion";
-            """);
+        await ModelsWithAVersionAsync(1, 10, "Pony");
         await RunAndAssertAsync("before the backlog");
         for (var i = 0; i < 30; i++)
             await Db.ExecuteAsync("""UPDATE "ModelVersionMetric" SET "downloadCount" = "downloadCount" + 1 WHERE "modelVersionId" IN (10, 20)""");
