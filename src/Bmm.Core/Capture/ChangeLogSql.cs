@@ -74,13 +74,22 @@ internal static class ChangeLogSql
     /// the whole site); its rows are counted in their own index, no further than that.
     /// </summary>
     public const string StartSweep = $"""
-        WITH site AS MATERIALIZED (
-            SELECT count(*) AS models FROM "Model"
+        WITH waiting AS MATERIALIZED (
+            SELECT count(*) AS rows FROM (SELECT 1 FROM bmm.change_log l
+                                          WHERE (l.xid, l.kind, l.row_id) > (@xid, @kind::"char", @row_id) AND l.xid < @below AND l.kind <> 'm'
+                                          LIMIT 10000) s
         ), deep AS MATERIALIZED (
-            SELECT count(*) >= greatest((SELECT models FROM site), 1) AS every_model
-            FROM (SELECT 1 FROM bmm.change_log l
-                  WHERE (l.xid, l.kind, l.row_id) > (@xid, @kind::"char", @row_id) AND l.xid < @below AND l.kind <> 'm'
-                  LIMIT (SELECT models FROM site)) s
+            -- Both counts stop as soon as the answer is known: a window's few hundred rows never
+            -- count the site's models (a million of them took 60 ms of every run).
+            SELECT CASE WHEN w.rows < 10000
+                        THEN (SELECT count(*) FROM (SELECT 1 FROM "Model" LIMIT w.rows + 1) m) BETWEEN 1 AND w.rows
+                        ELSE (SELECT count(*) >= greatest(max(m.models), 1)
+                              FROM (SELECT count(*) AS models FROM "Model") m,
+                                   LATERAL (SELECT 1 FROM bmm.change_log l
+                                            WHERE (l.xid, l.kind, l.row_id) > (@xid, @kind::"char", @row_id) AND l.xid < @below AND l.kind <> 'm'
+                                            LIMIT m.models) s)
+                   END AS every_model
+            FROM waiting w
         ), sweep AS MATERIALIZED (
             {SweepRows}
             WHERE NOT (SELECT every_model FROM deep)

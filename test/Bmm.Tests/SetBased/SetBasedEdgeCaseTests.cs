@@ -319,6 +319,27 @@ public sealed class SetBasedEdgeCaseTests : FreshDatabaseTest
         await Db.AssertMatchesOracleAsync("after the drain");
     }
 
+    /// <summary>
+    /// Past ten thousand review, version and model rows the site's models are counted in full:
+    /// 12,000 review rows against 20,000 models are mapped to their 4,000 models, 21,000 are not.
+    /// </summary>
+    [Fact]
+    public async Task A_backlog_of_more_than_ten_thousand_rows_is_swept_whole_only_when_the_site_has_fewer_models()
+    {
+        await ModelsWithAVersionAsync(1, 20_000, "Pony");
+        await RunAndAssertAsync("before the reviews");
+        Task ThreeReviewsEachAsync(int first, int last) => Db.ExecuteAsync($"""
+            INSERT INTO "ResourceReview" ("id", "modelId", "modelVersionId", "userId", "rating")
+            SELECT 10 * v."id" + u, v."modelId", v."id", u, 5 FROM "ModelVersion" v, generate_series(1, 3) u WHERE v."modelId" BETWEEN {first} AND {last}
+            """);
+        await ThreeReviewsEachAsync(1, 4_000);
+        var mapped = await RunAndAssertAsync("12,000 review rows");
+        Assert.Equal(4_000, mapped.Result!.AffectedModels);
+        await ThreeReviewsEachAsync(4_001, 11_000);
+        var whole = await RunAndAssertAsync("21,000 review rows");
+        Assert.Equal(20_000, whole.Result!.AffectedModels);
+    }
+
     /// <summary>A consumer dropped (a strategy's state forgotten, a consumer removed) takes its sweep plan with it.</summary>
     [Fact]
     public async Task A_dropped_consumer_takes_its_sweep_plan_with_it()
