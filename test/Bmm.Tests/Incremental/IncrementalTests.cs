@@ -194,6 +194,47 @@ public sealed class IncrementalTests : FreshDatabaseTest
         Assert.Equal(3, await ThumbsAsync(2, "Pony"));
     }
 
+    /// <summary>
+    /// A transaction that is still running holds the horizon back, and with it every transaction
+    /// that commits after it started. Those are applied at once (their metric deltas, a version
+    /// moved, a review), so that one long transaction does not hold the table back for as long as
+    /// it runs; and not again once it commits and the horizon passes them, while the older
+    /// transaction's own change, to a version moved meanwhile, goes where that version counts now.
+    /// </summary>
+    [Fact]
+    public async Task Commits_behind_a_running_older_transaction_are_applied_at_once_and_only_once()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await PopulateAsync();
+        await RunAndAssertAsync("bootstrap");
+        await using var olderConnection = await Db.DataSource.OpenConnectionAsync(ct);
+        await using var older = await olderConnection.BeginTransactionAsync(ct);
+        await new NpgsqlCommand("""UPDATE "ModelVersionMetric" SET "downloadCount" = "downloadCount" + 1000 WHERE "modelVersionId" = 12""",
+            olderConnection, older).ExecuteNonQueryAsync(ct);
+
+        await Site.Metric(21, 70, 2);
+        await Db.ExecuteAsync("""UPDATE "ModelVersion" SET "modelId" = 2, "baseModel" = 'Pony' WHERE "id" = 12""");
+        await Site.Review(5, 21, userId: 9);
+        var ahead = await RunAndAssertAsync("the later commits, with the older transaction still open");
+        Assert.Equal("120 7 3", await Db.ScalarAsync<string>("""
+            SELECT concat_ws(' ', "downloadCount", "imageCount", "thumbsUpCount") FROM "ModelBaseModelMetric" WHERE "modelId" = 2 AND "baseModel" = 'Pony'
+            """));
+        Assert.True(ahead.Result!.Updated > 0);
+
+        var fingerprint = await FingerprintAsync();
+        var quiet = await RunAndAssertAsync("again, the older transaction still open");
+        Assert.Equal(0, quiet.Result!.Batches);
+        Assert.Equal(fingerprint, await FingerprintAsync());
+
+        await older.CommitAsync(ct);
+        await RunAndAssertAsync("after the older transaction committed");
+        Assert.Equal("1120 7 3", await Db.ScalarAsync<string>("""
+            SELECT concat_ws(' ', "downloadCount", "imageCount", "thumbsUpCount") FROM "ModelBaseModelMetric" WHERE "modelId" = 2 AND "baseModel" = 'Pony'
+            """));
+        var settled = await RunAndAssertAsync("once more");
+        Assert.Equal(0, settled.Result!.Inserted + settled.Result.Updated + settled.Result.Deleted);
+    }
+
     [Fact]
     public async Task A_queued_model_is_rederived_state_included()
     {

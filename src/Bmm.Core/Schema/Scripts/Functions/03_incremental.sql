@@ -33,6 +33,19 @@
 CREATE OR REPLACE FUNCTION bmm.inc_in_bootstrap(xid BIGINT, skip_below BIGINT, skip_except BIGINT[]) RETURNS BOOLEAN
     LANGUAGE sql IMMUTABLE AS 'SELECT skip_below IS NOT NULL AND xid < skip_below AND xid <> ALL (skip_except)';
 
+-- The log rows at or above the horizon (@below_xid) that the state does not hold yet: rows of
+-- transactions that committed while an older one still runs and holds the horizon back (every
+-- row this statement sees is committed). The state holds those in the consumer's remembered
+-- snapshot (@skip_below, @skip_except; see inc_apply), read as two ranges so that a long
+-- transaction's growing wake is not read again at every step.
+CREATE OR REPLACE FUNCTION bmm.inc_ahead(below_xid BIGINT, skip_below BIGINT, skip_except BIGINT[])
+RETURNS SETOF bmm.change_log LANGUAGE sql STABLE AS $$
+    SELECT c.* FROM bmm.change_log c WHERE c.xid >= greatest(below_xid, skip_below)
+    UNION ALL
+    SELECT c.* FROM bmm.change_log c
+    WHERE c.xid IN (SELECT x FROM unnest(skip_except) AS x WHERE x >= below_xid AND x < skip_below)
+$$;
+
 -- The metric values of @versions once every delta at or below the position is applied: their
 -- current values minus the deltas logged past the position (those of the bootstrap's snapshot
 -- excepted, which its values hold). STABLE: one snapshot for the values and the log.
@@ -336,6 +349,9 @@ DECLARE
     -- The bootstrap's snapshot as far as the rows past the position can be in it: null when none
     -- can (nearly always after the first step), which the plan then folds away from every row.
     skip_below BIGINT;
+    -- Committed transactions above the horizon, applied with this step, and the snapshot they
+    -- were read in.
+    ahead RECORD;
 BEGIN
     inserted := 0; updated := 0; deleted := 0; unchanged := 0; clamped := '[]';
     models := 0; anomalies := 0; log_rows := 0;
@@ -343,7 +359,9 @@ BEGIN
     to_xid := from_xid; to_kind := from_kind; to_row := from_row;
     -- Nothing waiting: nothing is locked or written (a quiet pass leaves no trace).
     IF NOT EXISTS (SELECT 1 FROM bmm.change_log c
-                   WHERE (c.xid, c.kind, c.row_id) > (from_xid, from_kind, from_row) AND c.xid < below_xid) THEN
+                   WHERE (c.xid, c.kind, c.row_id) > (from_xid, from_kind, from_row) AND c.xid < below_xid)
+       AND NOT EXISTS (SELECT 1 FROM bmm.consumer k, bmm.inc_ahead(below_xid, k.skip_below, k.skip_except) a
+                       WHERE k.name = 'incremental') THEN
         RETURN;
     END IF;
     SELECT c.xid, c.kind, c.row_id, c.skip_below, c.skip_except INTO here
@@ -421,7 +439,6 @@ BEGIN
             to_xid := from_xid; to_kind := from_kind; to_row := from_row;
         END IF;
     END IF;
-    IF log_rows = 0 THEN RETURN; END IF;
 
     -- The pairs the step's version rows name, from the few rows that are not metric deltas.
     IF cardinality(v_versions) > 0 THEN
@@ -434,6 +451,53 @@ BEGIN
     ELSE
         v_models := '{}'; v_bases := '{}';
     END IF;
+
+    -- A step that reached the horizon also applies the transactions that committed above it (a
+    -- transaction still running below them holds the horizon, and with it every later commit,
+    -- for as long as it runs): whole transactions, read in one snapshot, when they fit in what is
+    -- left of the step. The state then holds everything that snapshot saw, which the consumer
+    -- remembers as the bootstrap's is remembered: below the snapshot's xmax and not running in it.
+    -- When the horizon passes these transactions, their deltas are not applied again; their
+    -- other rows are re-derived from current rows again, which changes nothing. Deltas commute
+    -- and the other rows are re-derived, so applying them before older transactions is exact
+    -- (the top of this file). The snapshot contains the one remembered before (snapshots only
+    -- grow), so remembering it forgets nothing.
+    IF NOT cut_short THEN
+        WITH waiting AS MATERIALIZED (
+            SELECT a.* FROM bmm.inc_ahead(below_xid, here.skip_below, here.skip_except) a
+            LIMIT row_limit::bigint - log_rows + 1
+        ), changed AS (
+            SELECT w.kind, w.row_id, sum(w.downloads)::bigint AS downloads, sum(w.images)::bigint AS images
+            FROM waiting w GROUP BY w.kind, w.row_id
+        ), pairs AS MATERIALIZED (
+            SELECT coalesce(array_agg(n.model_id), '{}') AS pair_models, coalesce(array_agg(n.base_model), '{}') AS pair_bases
+            FROM waiting w
+            CROSS JOIN LATERAL (VALUES (CASE WHEN w.old_status = 'Published' THEN w.old_model END, w.old_base),
+                                       (CASE WHEN w.new_status = 'Published' THEN w.new_model END, w.new_base)) AS n (model_id, base_model)
+            WHERE w.kind = 'v' AND n.model_id IS NOT NULL
+        )
+        SELECT (SELECT count(*) FROM waiting) AS rows, pg_current_snapshot() AS snapshot,
+               coalesce(array_agg(row_id) FILTER (WHERE kind = 'm' AND (downloads <> 0 OR images <> 0)), '{}') AS m_versions,
+               coalesce(array_agg(downloads) FILTER (WHERE kind = 'm' AND (downloads <> 0 OR images <> 0)), '{}') AS m_downloads,
+               coalesce(array_agg(images) FILTER (WHERE kind = 'm' AND (downloads <> 0 OR images <> 0)), '{}') AS m_images,
+               coalesce(array_agg(row_id) FILTER (WHERE kind = 'v'), '{}') AS v_versions,
+               coalesce(array_agg(row_id) FILTER (WHERE kind = 'r'), '{}') AS r_reviews,
+               coalesce(array_agg(row_id) FILTER (WHERE kind = 'o'), '{}') AS o_models,
+               (SELECT p.pair_models FROM pairs p) AS v_models, (SELECT p.pair_bases FROM pairs p) AS v_bases
+        INTO ahead FROM changed;
+        IF ahead.rows > 0 AND log_rows + ahead.rows <= row_limit THEN
+            m_versions := m_versions || ahead.m_versions; m_downloads := m_downloads || ahead.m_downloads;
+            m_images := m_images || ahead.m_images; v_versions := v_versions || ahead.v_versions;
+            v_models := v_models || ahead.v_models; v_bases := v_bases || ahead.v_bases;
+            r_reviews := r_reviews || ahead.r_reviews; o_models := o_models || ahead.o_models;
+            log_rows := log_rows + ahead.rows;
+            -- Before the apply: the placements' values as of the step's end leave out what the state now holds.
+            UPDATE bmm.consumer SET skip_below = pg_snapshot_xmax(ahead.snapshot)::text::bigint,
+                                    skip_except = ARRAY(SELECT x::text::bigint FROM pg_snapshot_xip(ahead.snapshot) AS x)
+            WHERE name = 'incremental';
+        END IF;
+    END IF;
+    IF log_rows = 0 THEN RETURN; END IF;
 
     -- The models a version row names are written whole, as edited models are: the site's publish
     -- trigger inserts a pair's row with the model's columns as its writer saw them, and a model
