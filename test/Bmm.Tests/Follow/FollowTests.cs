@@ -92,6 +92,35 @@ public sealed class FollowTests : FreshDatabaseTest
     }
 
     /// <summary>
+    /// A transaction left open holds the horizon for as long as it runs; what commits after it
+    /// began is applied meanwhile, and its own change when it commits.
+    /// </summary>
+    [Fact]
+    public async Task A_commit_behind_an_open_transaction_is_applied_while_that_transaction_runs()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await PopulateAsync();
+        await using var follower = StartFollower(pollSeconds: 600);
+        await WaitUntilBootstrappedAsync();
+        await using var olderConnection = await Db.DataSource.OpenConnectionAsync(ct);
+        await using var older = await olderConnection.BeginTransactionAsync(ct);
+        await new NpgsqlCommand("""UPDATE "ModelVersionMetric" SET "downloadCount" = "downloadCount" + 1000 WHERE "modelVersionId" = 1""",
+            olderConnection, older).ExecuteNonQueryAsync(ct);
+        await Site.Review(9_001, 1, userId: 42);
+        await WaitForAsync(async () => await Db.ScalarAsync<int>(
+            """SELECT "thumbsUpCount" FROM "ModelBaseModelMetric" WHERE "modelId" = 2 AND "baseModel" = 'Pony'""") == 4, "the review committed behind the open transaction", 20);
+        await Db.AssertMatchesOracleAsync("with the older transaction still open");
+
+        await older.CommitAsync(ct);
+        await WaitUntilCaughtUpAsync();
+        await WaitForAsync(async () => await Db.ScalarAsync<int>(
+            """SELECT "downloadCount" FROM "ModelBaseModelMetric" WHERE "modelId" = 2 AND "baseModel" = 'Pony'""") >= 1000, "the older transaction's change", 20);
+        await Db.AssertMatchesOracleAsync("after it committed");
+        await Db.AssertIncrementalStateMatchesAsync("after it committed");
+        Assert.False(follower.Task.IsCompleted);
+    }
+
+    /// <summary>
     /// The invariant under concurrency: four writers commit random changes in transactions of one
     /// to four statements, some held open, some rolled back, while the follower applies and
     /// reconciles; once the writers stop and the follower has caught up, table and state equal a
