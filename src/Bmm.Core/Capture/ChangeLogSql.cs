@@ -171,12 +171,17 @@ internal static class ChangeLogSql
           AND EXISTS (SELECT 1 FROM bmm.change_log l WHERE (l.xid, l.kind, l.row_id) > (c.xid, c.kind, c.row_id))
         """;
 
-    /// <summary>Every consumer with its position, pending rows and the age of its oldest pending change.</summary>
+    /// <summary>
+    /// Every consumer with its position, pending rows and the age of its oldest pending change
+    /// (rows its remembered snapshot holds are applied: see JobControlSql.State).
+    /// </summary>
     public const string Consumers = """
         SELECT c.name, c.xid, c.kind::text, c.row_id, c.sweep_end, c.sweep_model, c.updated_at,
-               (SELECT count(*) FROM bmm.change_log l WHERE (l.xid, l.kind, l.row_id) > (c.xid, c.kind, c.row_id)) AS pending,
+               (SELECT count(*) FROM bmm.change_log l WHERE (l.xid, l.kind, l.row_id) > (c.xid, c.kind, c.row_id)
+                   AND NOT bmm.inc_in_bootstrap(l.xid, c.skip_below, c.skip_except)) AS pending,
                coalesce(extract(epoch FROM now() - (SELECT l.captured_at FROM bmm.change_log l
-                   WHERE (l.xid, l.kind, l.row_id) > (c.xid, c.kind, c.row_id) ORDER BY l.xid, l.kind, l.row_id LIMIT 1)), 0)::float8 AS lag_seconds
+                   WHERE (l.xid, l.kind, l.row_id) > (c.xid, c.kind, c.row_id) AND NOT bmm.inc_in_bootstrap(l.xid, c.skip_below, c.skip_except)
+                   ORDER BY l.xid, l.kind, l.row_id LIMIT 1)), 0)::float8 AS lag_seconds
         FROM bmm.consumer c ORDER BY c.name
         """;
 

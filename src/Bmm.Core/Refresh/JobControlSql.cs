@@ -49,17 +49,23 @@ internal static class JobControlSql
 
     public const string BaselineWatermark = """SELECT value FROM "KeyValue" WHERE key = 'metric:basemodel'""";
 
-    /// <summary>What the gauges and /health show, as seen by one consumer of the change log.</summary>
+    /// <summary>
+    /// What the gauges and /health show, as seen by one consumer of the change log. Rows past the
+    /// position that the consumer's remembered snapshot holds (incremental's: a bootstrap's, or
+    /// commits applied ahead of a running transaction) are applied, so neither pending nor lag.
+    /// </summary>
     public const string State = """
         SELECT
             (SELECT count(*) FROM bmm.model_queue) AS queue_depth,
             (SELECT count(*) FROM bmm.change_log l, bmm.consumer c
-             WHERE c.name = @name AND (l.xid, l.kind, l.row_id) > (c.xid, c.kind, c.row_id)) AS pending,
+             WHERE c.name = @name AND (l.xid, l.kind, l.row_id) > (c.xid, c.kind, c.row_id)
+               AND NOT bmm.inc_in_bootstrap(l.xid, c.skip_below, c.skip_except)) AS pending,
             (SELECT coalesce(sum(pg_total_relation_size(i.inhrelid)), 0)::bigint
              FROM pg_inherits i WHERE i.inhparent = 'bmm.change_log'::regclass) AS log_bytes,
             coalesce(extract(epoch FROM now() - least(
                 (SELECT l.captured_at FROM bmm.change_log l, bmm.consumer c
                  WHERE c.name = @name AND (l.xid, l.kind, l.row_id) > (c.xid, c.kind, c.row_id)
+                   AND NOT bmm.inc_in_bootstrap(l.xid, c.skip_below, c.skip_except)
                  ORDER BY l.xid, l.kind, l.row_id LIMIT 1),
                 (SELECT min(enqueued_at) FROM bmm.model_queue))), 0)::float8 AS lag_seconds,
             (SELECT extract(epoch FROM now() - max(finished_at)) FROM bmm.run_history WHERE outcome = 'succeeded')::float8

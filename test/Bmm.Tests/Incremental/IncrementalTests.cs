@@ -220,6 +220,10 @@ public sealed class IncrementalTests : FreshDatabaseTest
             SELECT concat_ws(' ', "downloadCount", "imageCount", "thumbsUpCount") FROM "ModelBaseModelMetric" WHERE "modelId" = 2 AND "baseModel" = 'Pony'
             """));
         Assert.True(ahead.Result!.Updated > 0);
+        // Applied is not pending: status, the lag gauge and /health see nothing waiting.
+        var state = await JobControl.ReadStateAsync(Db.DataSource, ChangeLog.IncrementalConsumer, ct);
+        Assert.Equal((0L, 0.0), (state.PendingChanges, state.LagSeconds));
+        Assert.Equal(0, (await ChangeLog.ReadConsumersAsync(Db.DataSource, ct)).Single(c => c.Name == ChangeLog.IncrementalConsumer).Pending);
 
         var fingerprint = await FingerprintAsync();
         var quiet = await RunAndAssertAsync("again, the older transaction still open");
