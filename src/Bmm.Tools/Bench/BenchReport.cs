@@ -115,6 +115,8 @@ public sealed record FollowRate
 {
     /// <summary>Rate of the load, as a multiple of the site's.</summary>
     public double Rate { get; init; }
+    /// <summary>Whether a transaction with an id stayed open through the window (a long site transaction).</summary>
+    public bool HeldTransaction { get; init; }
     /// <summary>Seconds the load and the probes ran.</summary>
     public double Seconds { get; init; }
     /// <summary>Probes committed and counted: seen, or never seen within the grace period.</summary>

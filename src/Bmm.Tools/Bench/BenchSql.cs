@@ -137,6 +137,9 @@ internal static class BenchSql
         LIMIT 1
         """;
 
+    /// <summary>Gives the transaction an id, which holds the horizon back for as long as it stays open.</summary>
+    public const string TakeTransactionId = "SELECT pg_current_xact_id()";
+
     /// <summary>The probe write: one more download of the probe's version, committed on its own.</summary>
     public const string ProbeWrite = """
         UPDATE "ModelVersionMetric" SET "downloadCount" = "downloadCount" + 1 WHERE "modelVersionId" = @version

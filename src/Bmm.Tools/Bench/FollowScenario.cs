@@ -14,8 +14,16 @@ namespace Bmm.Bench;
 /// </summary>
 internal sealed class FollowScenario(BenchDatabases databases, string template, BenchOptions options, ILogger logger, Action<string> progress)
 {
-    /// <summary>Rates of the load, as multiples of the site's.</summary>
-    private static readonly double[] Rates = [1, 10];
+    /// <summary>
+    /// A rate of the load (a multiple of the site's), and whether a transaction with an id stays
+    /// open through the window, as a long site transaction holds the horizon back.
+    /// </summary>
+    private sealed record Phase(double Rate, bool HeldOpen)
+    {
+        public override string ToString() => $"{Rate:0.##}x the site's rate{(HeldOpen ? ", a transaction held open throughout" : "")}";
+    }
+
+    private static readonly Phase[] Phases = [new(1, false), new(10, false), new(1, true)];
     private static readonly TimeSpan ProbeInterval = TimeSpan.FromMilliseconds(200);
     private static readonly TimeSpan PollInterval = TimeSpan.FromMilliseconds(5);
     /// <summary>The load is simulated a minute at a time and paced by the real clock.</summary>
@@ -29,7 +37,7 @@ internal sealed class FollowScenario(BenchDatabases databases, string template, 
     private static readonly TimeSpan Overhead = Grace + TimeSpan.FromSeconds(10);
 
     /// <summary>The time the scenario needs, reserved from the budget before the trials share it.</summary>
-    public static TimeSpan Duration(BenchOptions options) => Rates.Length * (options.FollowWindow + Overhead);
+    public static TimeSpan Duration(BenchOptions options) => Phases.Length * (options.FollowWindow + Overhead);
 
     private sealed record Probe(int VersionId, int ModelId, string BaseModel);
 
@@ -56,15 +64,15 @@ internal sealed class FollowScenario(BenchDatabases databases, string template, 
             await using var follower = FollowerProcess.Start(options.Product, databases.ConnectionString(name));
             await WaitFollowingAsync(dataSource, probe, follower, cancellationToken);
             var simulatedMinute = 0;
-            foreach (var rate in Rates)
+            foreach (var phase in Phases)
             {
                 if (budgetLeft() < options.FollowWindow + Overhead)
                 {
-                    note = $"{rate:0.##}x and above skipped: {Minutes(budgetLeft())} of --budget left";
+                    note = $"{phase} and the phases after it skipped: {Minutes(budgetLeft())} of --budget left";
                     break;
                 }
-                progress($"Follow: {rate:0.##}x the site's rate for {options.FollowWindow.TotalSeconds:0} s");
-                var (result, minutes) = await MeasureRateAsync(dataSource, probe, rate, simulatedMinute, follower, cancellationToken);
+                progress($"Follow: {phase} for {options.FollowWindow.TotalSeconds:0} s");
+                var (result, minutes) = await MeasureRateAsync(dataSource, probe, phase, simulatedMinute, follower, cancellationToken);
                 rates.Add(result);
                 simulatedMinute += minutes;
             }
@@ -125,9 +133,12 @@ internal sealed class FollowScenario(BenchDatabases databases, string template, 
         }
     }
 
-    private async Task<(FollowRate Result, int SimulatedMinutes)> MeasureRateAsync(NpgsqlDataSource dataSource, Probe probe, double rate,
+    private async Task<(FollowRate Result, int SimulatedMinutes)> MeasureRateAsync(NpgsqlDataSource dataSource, Probe probe, Phase phase,
         int firstMinute, FollowerProcess follower, CancellationToken cancellationToken)
     {
+        var rate = phase.Rate;
+        // Taken before the load and the probes, so that every one of them commits behind it.
+        await using var held = phase.HeldOpen ? await HoldTransactionAsync(dataSource, cancellationToken) : null;
         var probes = new ProbeLog();
         using var stopProbes = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         using var stopMonitor = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
@@ -142,6 +153,7 @@ internal sealed class FollowScenario(BenchDatabases databases, string template, 
             seconds = started.Elapsed.TotalSeconds;
             await stopProbes.CancelAsync();
             await Swallow(writer);
+            if (held is not null) await held.CommitAsync(cancellationToken);
             var drained = Stopwatch.StartNew();
             while (probes.Pending > 0 && drained.Elapsed < Grace && !follower.HasExited)
                 await Task.Delay(TimeSpan.FromMilliseconds(50), cancellationToken);
@@ -153,13 +165,14 @@ internal sealed class FollowScenario(BenchDatabases databases, string template, 
             await Swallow(writer);
             await Swallow(monitor);
         }
-        if (follower.HasExited) throw new InvalidOperationException($"bmm follow exited during the {rate:0.##}x window: {follower.LastOutput}");
+        if (follower.HasExited) throw new InvalidOperationException($"bmm follow exited during the window at {phase}: {follower.LastOutput}");
 
         var latencies = probes.Latencies();
         var minutes = seconds / 60;
         return (new FollowRate
         {
             Rate = rate,
+            HeldTransaction = phase.HeldOpen,
             Seconds = seconds,
             Probes = latencies.Length + probes.Pending,
             Unseen = probes.Pending,
@@ -172,6 +185,27 @@ internal sealed class FollowScenario(BenchDatabases databases, string template, 
             TransactionsPerMinute = load.Sum(s => s.Transactions) / minutes,
             SimulatorSeconds = load.Sum(s => s.WallSeconds),
         }, load.Count);
+    }
+
+    /// <summary>An open transaction with an id, on a connection of its own that disposing it returns.</summary>
+    private static async Task<HeldTransaction> HoldTransactionAsync(NpgsqlDataSource dataSource, CancellationToken cancellationToken)
+    {
+        var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        await using (var command = new NpgsqlCommand(BenchSql.TakeTransactionId, connection, transaction))
+            await command.ExecuteNonQueryAsync(cancellationToken);
+        return new HeldTransaction(connection, transaction);
+    }
+
+    private sealed class HeldTransaction(NpgsqlConnection connection, NpgsqlTransaction transaction) : IAsyncDisposable
+    {
+        public Task CommitAsync(CancellationToken cancellationToken) => transaction.CommitAsync(cancellationToken);
+
+        public async ValueTask DisposeAsync()
+        {
+            await transaction.DisposeAsync();
+            await connection.DisposeAsync();
+        }
     }
 
     /// <summary>

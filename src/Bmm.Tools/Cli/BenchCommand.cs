@@ -21,7 +21,7 @@ internal static class BenchCommand
         var seed = new Option<int>("--seed") { Description = "Seed of the data and of the simulated windows.", DefaultValueFactory = _ => 42 };
         var rate = new Option<double>("--rate") { Description = "Rate of the simulated windows, as a multiple of the site's.", DefaultValueFactory = _ => 1 };
         var catchupMinutes = new Option<int>("--catchup-minutes") { Description = "Minutes of backlog in the catch-up scenario.", DefaultValueFactory = _ => 24 * 60 };
-        var followSeconds = new Option<int>("--follow-seconds") { Description = "Seconds of load and probes at each rate of the follow scenario.", DefaultValueFactory = _ => 180 };
+        var followSeconds = new Option<int>("--follow-seconds") { Description = "Seconds of load and probes in each phase of the follow scenario (1x, 10x, and 1x with a transaction held open).", DefaultValueFactory = _ => 180 };
         var json = new Option<string?>("--json") { Description = "Write the report as JSON to this file." };
         var markdown = new Option<string?>("--markdown") { Description = "Write the report as Markdown to this file." };
         var png = new Option<string?>("--png") { Description = "Draw the chart (log scale) to this PNG file." };

@@ -39,7 +39,7 @@ public sealed class BenchCommandTests(TestDatabase db) : IClassFixture<TestDatab
             var follow = scenarios[^1].GetProperty("follow");
             Assert.Equal(JsonValueKind.Null, follow.GetProperty("error").ValueKind);
             var rates = follow.GetProperty("rates").EnumerateArray().ToList();
-            Assert.Equal([1.0, 10.0], rates.Select(r => r.GetProperty("rate").GetDouble()));
+            Assert.Equal([(1.0, false), (10.0, false), (1.0, true)], rates.Select(r => (r.GetProperty("rate").GetDouble(), r.GetProperty("heldTransaction").GetBoolean())));
             foreach (var rate in rates)
             {
                 Assert.True(rate.GetProperty("probes").GetInt32() > 0, rate.ToString());
