@@ -173,15 +173,13 @@ internal static class ChangeLogSql
 
     /// <summary>
     /// Every consumer with its position, pending rows and the age of its oldest pending change
-    /// (rows its remembered snapshot holds are applied: see JobControlSql.State).
+    /// (bmm.unapplied: rows its remembered snapshot holds are applied).
     /// </summary>
     public const string Consumers = """
         SELECT c.name, c.xid, c.kind::text, c.row_id, c.sweep_end, c.sweep_model, c.updated_at,
-               (SELECT count(*) FROM bmm.change_log l WHERE (l.xid, l.kind, l.row_id) > (c.xid, c.kind, c.row_id)
-                   AND NOT bmm.inc_in_bootstrap(l.xid, c.skip_below, c.skip_except)) AS pending,
-               coalesce(extract(epoch FROM now() - (SELECT l.captured_at FROM bmm.change_log l
-                   WHERE (l.xid, l.kind, l.row_id) > (c.xid, c.kind, c.row_id) AND NOT bmm.inc_in_bootstrap(l.xid, c.skip_below, c.skip_except)
-                   ORDER BY l.xid, l.kind, l.row_id LIMIT 1)), 0)::float8 AS lag_seconds
+               (SELECT count(*) FROM bmm.unapplied(c)) AS pending,
+               coalesce(extract(epoch FROM now() - (SELECT u.captured_at FROM bmm.unapplied(c) u
+                   ORDER BY u.xid, u.kind, u.row_id LIMIT 1)), 0)::float8 AS lag_seconds
         FROM bmm.consumer c ORDER BY c.name
         """;
 

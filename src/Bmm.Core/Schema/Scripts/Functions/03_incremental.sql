@@ -33,6 +33,26 @@
 CREATE OR REPLACE FUNCTION bmm.inc_in_bootstrap(xid BIGINT, skip_below BIGINT, skip_except BIGINT[]) RETURNS BOOLEAN
     LANGUAGE sql IMMUTABLE AS 'SELECT skip_below IS NOT NULL AND xid < skip_below AND xid <> ALL (skip_except)';
 
+-- The change-log rows consumer @c has not applied: past its position and not in the snapshot it
+-- remembers (incremental's: a bootstrap's, or commits applied ahead of a running transaction).
+-- What status, the lag gauge and /health count; inlined, so a caller's ORDER BY ... LIMIT 1
+-- still walks the log's index.
+CREATE OR REPLACE FUNCTION bmm.unapplied(c bmm.consumer) RETURNS SETOF bmm.change_log
+LANGUAGE sql STABLE AS $$
+    SELECT l.* FROM bmm.change_log l
+    WHERE (l.xid, l.kind, l.row_id) > (c.xid, c.kind, c.row_id) AND NOT bmm.inc_in_bootstrap(l.xid, c.skip_below, c.skip_except)
+$$;
+
+-- The pairs a version's log row @l names: where the version counted before the change and where
+-- it counts after it, each only if Published then. Inlined into the caller's scan.
+CREATE OR REPLACE FUNCTION bmm.inc_version_pairs(l bmm.change_log) RETURNS TABLE (model_id INTEGER, base_model TEXT)
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT n.model_id, n.base_model
+    FROM (VALUES (CASE WHEN l.old_status = 'Published' THEN l.old_model END, l.old_base),
+                 (CASE WHEN l.new_status = 'Published' THEN l.new_model END, l.new_base)) AS n (model_id, base_model)
+    WHERE n.model_id IS NOT NULL
+$$;
+
 -- The log rows at or above the horizon (@below_xid) that the state does not hold yet: rows of
 -- transactions that committed while an older one still runs and holds the horizon back (every
 -- row this statement sees is committed). The state holds those in the consumer's remembered
@@ -443,11 +463,9 @@ BEGIN
     -- The pairs the step's version rows name, from the few rows that are not metric deltas.
     IF cardinality(v_versions) > 0 THEN
         SELECT coalesce(array_agg(n.model_id), '{}'), coalesce(array_agg(n.base_model), '{}') INTO v_models, v_bases
-        FROM bmm.change_log c
-        CROSS JOIN LATERAL (VALUES (CASE WHEN c.old_status = 'Published' THEN c.old_model END, c.old_base),
-                                   (CASE WHEN c.new_status = 'Published' THEN c.new_model END, c.new_base)) AS n (model_id, base_model)
+        FROM bmm.change_log c CROSS JOIN LATERAL bmm.inc_version_pairs(c) n
         WHERE c.kind = 'v' AND (c.xid, c.kind, c.row_id) > (from_xid, from_kind, from_row) AND c.xid < below_xid
-          AND (c.xid, c.kind, c.row_id) <= (to_xid, to_kind, to_row) AND n.model_id IS NOT NULL;
+          AND (c.xid, c.kind, c.row_id) <= (to_xid, to_kind, to_row);
     ELSE
         v_models := '{}'; v_bases := '{}';
     END IF;
@@ -471,10 +489,8 @@ BEGIN
             FROM waiting w GROUP BY w.kind, w.row_id
         ), pairs AS MATERIALIZED (
             SELECT coalesce(array_agg(n.model_id), '{}') AS pair_models, coalesce(array_agg(n.base_model), '{}') AS pair_bases
-            FROM waiting w
-            CROSS JOIN LATERAL (VALUES (CASE WHEN w.old_status = 'Published' THEN w.old_model END, w.old_base),
-                                       (CASE WHEN w.new_status = 'Published' THEN w.new_model END, w.new_base)) AS n (model_id, base_model)
-            WHERE w.kind = 'v' AND n.model_id IS NOT NULL
+            FROM waiting w CROSS JOIN LATERAL bmm.inc_version_pairs(w::bmm.change_log) n
+            WHERE w.kind = 'v'
         )
         SELECT (SELECT count(*) FROM waiting) AS rows, pg_current_snapshot() AS snapshot,
                coalesce(array_agg(row_id) FILTER (WHERE kind = 'm' AND (downloads <> 0 OR images <> 0)), '{}') AS m_versions,
