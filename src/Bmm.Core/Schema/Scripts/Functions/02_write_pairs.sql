@@ -23,12 +23,14 @@
 -- (LATERAL ... LIMIT 1, a probe: a planner expecting tens of thousands of pairs otherwise hashed
 -- the whole table or "Model", 2 s of a day's backlog's 4 s here). A row not locked is updated by
 -- key, so that a concurrent update of it is followed. No JIT: compiling costs more than these
--- keyed statements take.
+-- keyed statements take. No sequential scans: every statement here is keyed, and for a day's
+-- 49,000 locked rows the planner hashed the whole table by ctid (560 ms) rather than fetch each
+-- row where the lock found it (100 ms).
 CREATE OR REPLACE FUNCTION bmm.write_pairs(
     scope_models INTEGER[],
     pair_models INTEGER[], pair_bases TEXT[], pair_thumbs INTEGER[], pair_downloads BIGINT[], pair_images BIGINT[],
     OUT inserted BIGINT, OUT updated BIGINT, OUT deleted BIGINT, OUT unchanged BIGINT, OUT clamped TEXT)
-LANGUAGE plpgsql SET plan_cache_mode = force_custom_plan SET jit = off AS $$
+LANGUAGE plpgsql SET plan_cache_mode = force_custom_plan SET jit = off SET enable_seqscan = off AS $$
 DECLARE
     -- The given pairs whose rows differ or go, locked, and where those rows are.
     locked_models INTEGER[];
