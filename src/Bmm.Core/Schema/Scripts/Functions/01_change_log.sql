@@ -99,10 +99,10 @@ CREATE OR REPLACE FUNCTION bmm.changed_pairs(from_xid BIGINT, from_kind "char", 
 RETURNS TABLE (model_id INTEGER, recount_base TEXT)
 LANGUAGE sql STABLE AS $$
     WITH changed AS MATERIALIZED (
-        -- The metric deltas (nearly every row): only which versions.
-        SELECT DISTINCT 'm'::"char" AS kind, l.row_id, NULL::integer[] AS versions, NULL::integer[] AS models, NULL::text[] AS bases
-        FROM bmm.change_log l
-        WHERE (l.xid, l.kind, l.row_id) > (from_xid, from_kind, from_row) AND l.xid < below_xid AND l.kind = 'm'
+        -- The metric deltas (nearly every row): only which versions, made distinct by the version alone.
+        SELECT 'm'::"char" AS kind, d.row_id, NULL::integer[] AS versions, NULL::integer[] AS models, NULL::text[] AS bases
+        FROM (SELECT DISTINCT l.row_id FROM bmm.change_log l
+              WHERE (l.xid, l.kind, l.row_id) > (from_xid, from_kind, from_row) AND l.xid < below_xid AND l.kind = 'm') d
         UNION ALL
         -- The other rows, from their own index.
         SELECT l.kind, l.row_id,
