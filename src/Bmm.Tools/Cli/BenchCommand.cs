@@ -69,7 +69,7 @@ internal static class BenchCommand
                 : null;
             var runner = new BenchRunner(admin, options, embedded, clickHouse, env.LoggerFor(LogCategories.Tools),
                 message => Console.Error.WriteLine($"{DateTime.UtcNow:HH:mm:ss} bench: {message}"));
-            var report = await runner.RunAsync("bmm " + string.Join(' ', Environment.GetCommandLineArgs().Skip(1)), token);
+            var report = await runner.RunAsync(RecordedCommand(Environment.GetCommandLineArgs().Skip(1)), token);
             var text = BenchMarkdown.Render(report);
             Console.WriteLine(text);
             if (options.MarkdownPath is { } md) await File.WriteAllTextAsync(md, text, token);
@@ -78,5 +78,38 @@ internal static class BenchCommand
             return ExitCodes.Success;
         }));
         return command;
+    }
+
+    /// <summary>
+    /// The command line as the report records it, its connection string without a password: the
+    /// report is written to be shared. One that does not parse is left out whole.
+    /// </summary>
+    internal static string RecordedCommand(IEnumerable<string> arguments)
+    {
+        var recorded = new List<string> { "bmm" };
+        var connectionNext = false;
+        foreach (var argument in arguments)
+        {
+            if (connectionNext) recorded.Add(WithoutPassword(argument));
+            else if (argument.StartsWith(CommonOptions.Connection.Name + "=", StringComparison.Ordinal))
+                recorded.Add(CommonOptions.Connection.Name + "=" + WithoutPassword(argument[(CommonOptions.Connection.Name.Length + 1)..]));
+            else recorded.Add(argument);
+            connectionNext = argument == CommonOptions.Connection.Name;
+        }
+        return string.Join(' ', recorded);
+    }
+
+    private static string WithoutPassword(string connectionString)
+    {
+        try
+        {
+            var builder = new Npgsql.NpgsqlConnectionStringBuilder(connectionString);
+            builder.Remove("Password");
+            return builder.ConnectionString;
+        }
+        catch (ArgumentException)
+        {
+            return "<connection string>";
+        }
     }
 }

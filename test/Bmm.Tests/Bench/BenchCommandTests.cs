@@ -17,11 +17,17 @@ public sealed class BenchCommandTests(TestDatabase db) : IClassFixture<TestDatab
             var markdown = Path.Combine(folder, "bench.md");
             var png = Path.Combine(folder, "bench.png");
             // The budget is a cap: generous, so that a trial on a loaded machine is not cut (it ends in about 3 minutes).
-            var result = await BmmProcess.RunAsync(db.ConnectionString, "bench", "--scale", "tiny", "--repeat", "1",
+            // The connection given on the command line, as an operator would: the report, written to be shared, keeps it without its password.
+            var result = await BmmProcess.RunAsync(null, "bench", "--connection", db.ConnectionString, "--scale", "tiny", "--repeat", "1",
                 "--catchup-minutes", "15", "--follow-seconds", "8", "--budget", "40", "--json", json, "--markdown", markdown, "--png", png);
             Assert.True(result.ExitCode == ExitCodes.Success, result.ToString());
 
             using var report = JsonDocument.Parse(await File.ReadAllTextAsync(json, TestContext.Current.CancellationToken));
+            var password = new Npgsql.NpgsqlConnectionStringBuilder(db.ConnectionString).Password!;
+            var command = report.RootElement.GetProperty("command").GetString()!;
+            Assert.Contains("--connection Host=", command);
+            Assert.DoesNotContain(password, command);
+            Assert.DoesNotContain(password, await File.ReadAllTextAsync(markdown, TestContext.Current.CancellationToken));
             var scenarios = report.RootElement.GetProperty("scenarios").EnumerateArray().ToList();
             Assert.Equal(["steady", "catchup", "quiet", "hour", "follow"], scenarios.Select(s => s.GetProperty("scenario").GetString()));
             foreach (var scenario in scenarios[..^1])
