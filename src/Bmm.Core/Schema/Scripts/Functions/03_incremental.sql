@@ -572,10 +572,14 @@ BEGIN
     INSERT INTO bmm.inc_review (review_id, version_id, user_id)
     SELECT r."id", r."modelVersionId", r."userId" FROM "ResourceReview" r
     WHERE r."recommended" AND NOT r."exclude" AND NOT r."tosViolation";
+    -- Inserted in key order, as the staged pairs below are: each row then lands at the right edge of the
+    -- primary key, not on a random page of it (the site's 4.3 million multiplicities: 27 s
+    -- in arrival order, 11-14 s sorted).
     INSERT INTO bmm.inc_thumb (model_id, base_model, user_id, reviews)
     SELECT v.model_id, v.base_model, r.user_id, count(*)
     FROM bmm.inc_review r JOIN bmm.inc_version v ON v.version_id = r.version_id
-    GROUP BY v.model_id, v.base_model, r.user_id;
+    GROUP BY v.model_id, v.base_model, r.user_id
+    ORDER BY v.model_id, v.base_model, r.user_id;
     INSERT INTO bmm.inc_bootstrap_pair (model_id, base_model, thumbs, downloads, images)
     SELECT s.model_id, s.base_model, coalesce(t.thumbs, 0), s.downloads, s.images
     FROM (SELECT v.model_id, v.base_model, sum(coalesce(m."downloadCount", 0))::bigint AS downloads,
@@ -583,7 +587,8 @@ BEGIN
           FROM bmm.inc_version v LEFT JOIN "ModelVersionMetric" m ON m."modelVersionId" = v.version_id
           GROUP BY v.model_id, v.base_model) s
     LEFT JOIN (SELECT model_id, base_model, count(*)::int AS thumbs FROM bmm.inc_thumb GROUP BY model_id, base_model) t
-        ON t.model_id = s.model_id AND t.base_model = s.base_model;
+        ON t.model_id = s.model_id AND t.base_model = s.base_model
+    ORDER BY s.model_id, s.base_model;
     INSERT INTO bmm.inc_overflow (model_id, base_model, downloads, images)
     SELECT model_id, base_model, downloads, images FROM bmm.inc_bootstrap_pair
     WHERE downloads NOT BETWEEN 0 AND 2147483647 OR images NOT BETWEEN 0 AND 2147483647;
