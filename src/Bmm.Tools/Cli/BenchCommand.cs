@@ -84,7 +84,7 @@ internal static class BenchCommand
     /// The command line as the report records it, its connection string without a password: the
     /// report is written to be shared. One that does not parse is left out whole.
     /// </summary>
-    internal static string RecordedCommand(IEnumerable<string> arguments)
+    private static string RecordedCommand(IEnumerable<string> arguments)
     {
         var recorded = new List<string> { "bmm" };
         var connectionNext = false;
