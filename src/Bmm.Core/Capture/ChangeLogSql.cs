@@ -51,6 +51,12 @@ internal static class ChangeLogSql
         """;
 
     /// <summary>
+    /// How many review, version and model rows a sweep's start counts before it also counts the
+    /// site's models to tell a bulk load (a day's backlog holds about 73,000 such rows).
+    /// </summary>
+    private const string DeepBacklogProbeRows = "1000000";
+
+    /// <summary>
     /// The models the log rows past the position and below the sweep's end (@below) ask to
     /// recompute, each with the base models whose distinct users must be recounted (grouped by
     /// model where used).
@@ -77,11 +83,11 @@ internal static class ChangeLogSql
         WITH waiting AS MATERIALIZED (
             SELECT count(*) AS rows FROM (SELECT 1 FROM bmm.change_log l
                                           WHERE (l.xid, l.kind, l.row_id) > (@xid, @kind::"char", @row_id) AND l.xid < @below AND l.kind <> 'm'
-                                          LIMIT 1000000) s
+                                          LIMIT {DeepBacklogProbeRows}) s
         ), deep AS MATERIALIZED (
             -- Both counts stop as soon as the answer is known: a window's few hundred rows, or a
             -- day's 73,000, never count the site's models (a million of them, 100 ms).
-            SELECT CASE WHEN w.rows < 1000000
+            SELECT CASE WHEN w.rows < {DeepBacklogProbeRows}
                         THEN (SELECT count(*) FROM (SELECT 1 FROM "Model" LIMIT w.rows + 1) m) BETWEEN 1 AND w.rows
                         ELSE (SELECT count(*) >= greatest(max(m.models), 1)
                               FROM (SELECT count(*) AS models FROM "Model") m,

@@ -103,7 +103,7 @@ public static class BenchMarkdown
         md.AppendLine("| rate | seconds | probes | p50 | p99 | max | not seen | voided | metric rows / min | review changes / min | transactions / min | simulator busy |");
         md.AppendLine("|---|---|---|---|---|---|---|---|---|---|---|---|");
         foreach (var r in follow.Rates)
-            md.AppendLine(c, $"| {r.Rate:0.##}x{(r.HeldTransaction ? ", a transaction held open throughout" : "")} | {r.Seconds:F0} | {r.Probes:N0} | {Ms(r.P50Ms)} | {Ms(r.P99Ms)} | {Ms(r.MaxMs)} | {r.Unseen:N0} | {r.Voided:N0} | {r.MetricRowsPerMinute:N0} | {r.ReviewChangesPerMinute:N0} | {r.TransactionsPerMinute:N0} | {r.SimulatorSeconds:F1} s |");
+            md.AppendLine(c, $"| {r.Rate:0.##}x{(r.HeldTransaction ? FollowRate.HeldTransactionLabel : "")} | {r.Seconds:F0} | {r.Probes:N0} | {Ms(r.P50Ms)} | {Ms(r.P99Ms)} | {Ms(r.MaxMs)} | {r.Unseen:N0} | {r.Voided:N0} | {r.MetricRowsPerMinute:N0} | {r.ReviewChangesPerMinute:N0} | {r.TransactionsPerMinute:N0} | {r.SimulatorSeconds:F1} s |");
         md.AppendLine();
     }
 

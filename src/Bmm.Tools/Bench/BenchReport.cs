@@ -117,6 +117,9 @@ public sealed record FollowRate
     public double Rate { get; init; }
     /// <summary>Whether a transaction with an id stayed open through the window (a long site transaction).</summary>
     public bool HeldTransaction { get; init; }
+
+    /// <summary>How a phase with <see cref="HeldTransaction"/> is named after its rate, in progress messages and the report.</summary>
+    public const string HeldTransactionLabel = ", a transaction held open throughout";
     /// <summary>Seconds the load and the probes ran.</summary>
     public double Seconds { get; init; }
     /// <summary>Probes committed and counted: seen, or never seen within the grace period.</summary>

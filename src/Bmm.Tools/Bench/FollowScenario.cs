@@ -20,7 +20,7 @@ internal sealed class FollowScenario(BenchDatabases databases, string template, 
     /// </summary>
     private sealed record Phase(double Rate, bool HeldOpen)
     {
-        public override string ToString() => $"{Rate:0.##}x the site's rate{(HeldOpen ? ", a transaction held open throughout" : "")}";
+        public override string ToString() => $"{Rate:0.##}x the site's rate{(HeldOpen ? FollowRate.HeldTransactionLabel : "")}";
     }
 
     private static readonly Phase[] Phases = [new(1, false), new(10, false), new(1, true)];
