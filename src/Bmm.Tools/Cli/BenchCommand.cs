@@ -86,15 +86,17 @@ internal static class BenchCommand
     /// </summary>
     private static string RecordedCommand(IEnumerable<string> arguments)
     {
+        var name = CommonOptions.Connection.Name;
         var recorded = new List<string> { "bmm" };
         var connectionNext = false;
         foreach (var argument in arguments)
         {
             if (connectionNext) recorded.Add(WithoutPassword(argument));
-            else if (argument.StartsWith(CommonOptions.Connection.Name + "=", StringComparison.Ordinal))
-                recorded.Add(CommonOptions.Connection.Name + "=" + WithoutPassword(argument[(CommonOptions.Connection.Name.Length + 1)..]));
+            // The option's value after either delimiter System.CommandLine accepts, '=' or ':'.
+            else if (argument.Length > name.Length && argument.StartsWith(name, StringComparison.Ordinal) && argument[name.Length] is '=' or ':')
+                recorded.Add(argument[..(name.Length + 1)] + WithoutPassword(argument[(name.Length + 1)..]));
             else recorded.Add(argument);
-            connectionNext = argument == CommonOptions.Connection.Name;
+            connectionNext = argument == name;
         }
         return string.Join(' ', recorded);
     }
