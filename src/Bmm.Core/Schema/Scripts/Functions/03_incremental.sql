@@ -131,7 +131,7 @@ BEGIN
                coalesce(array_agg(d.downloads), '{}'), coalesce(array_agg(d.images), '{}')
         INTO pd_models, pd_bases, pd_downloads, pd_images
         FROM (SELECT v.model_id, v.base_model, sum(m.downloads)::bigint AS downloads, sum(m.images)::bigint AS images
-              FROM unnest(m_versions, m_downloads, m_images) AS m (version_id, downloads, images)
+              FROM (SELECT unnest(m_versions) AS version_id, unnest(m_downloads) AS downloads, unnest(m_images) AS images) AS m
               -- A probe per version (LIMIT 1 keeps it one): joined, a day's 52,000 versions were
               -- merged against a scan of the whole state, twice the probes' time.
               CROSS JOIN LATERAL (SELECT v.model_id, v.base_model FROM bmm.inc_version v WHERE v.version_id = m.version_id LIMIT 1) v
@@ -231,7 +231,8 @@ BEGIN
     IF cardinality(td_models) > 0 THEN
         WITH delta AS (
             SELECT d.model_id, d.base_model, d.user_id, sum(d.reviews)::int AS reviews
-            FROM unnest(td_models, td_bases, td_users, td_counts) AS d (model_id, base_model, user_id, reviews)
+            FROM (SELECT unnest(td_models) AS model_id, unnest(td_bases) AS base_model, unnest(td_users) AS user_id,
+                         unnest(td_counts) AS reviews) AS d
             GROUP BY d.model_id, d.base_model, d.user_id HAVING sum(d.reviews) <> 0
         ), moved AS MATERIALIZED (
             SELECT d.model_id, d.base_model, d.user_id, coalesce(t.reviews, 0) AS before, coalesce(t.reviews, 0) + d.reviews AS after
@@ -287,7 +288,8 @@ BEGIN
     WITH delta AS (
         SELECT d.model_id, d.base_model, sum(d.downloads)::bigint AS downloads, sum(d.images)::bigint AS images,
                sum(d.thumbs)::int AS thumbs, bool_or(d.checked) AS checked
-        FROM unnest(pd_models, pd_bases, pd_downloads, pd_images, pd_thumbs, pd_check) AS d (model_id, base_model, downloads, images, thumbs, checked)
+        FROM (SELECT unnest(pd_models) AS model_id, unnest(pd_bases) AS base_model, unnest(pd_downloads) AS downloads,
+                     unnest(pd_images) AS images, unnest(pd_thumbs) AS thumbs, unnest(pd_check) AS checked) AS d
         WHERE d.model_id <> ALL (recompute_models)
         GROUP BY d.model_id, d.base_model
         -- A version moved out and back, or deltas that cancel, move nothing.
@@ -325,7 +327,8 @@ BEGIN
 
     -- 8. True sums the visible table cannot hold are kept aside; the rest need no keeping.
     DELETE FROM bmm.inc_overflow o
-    USING unnest(w_models, w_bases, w_downloads, w_images, w_gone) AS w (model_id, base_model, downloads, images, gone)
+    USING (SELECT unnest(w_models) AS model_id, unnest(w_bases) AS base_model, unnest(w_downloads) AS downloads,
+                  unnest(w_images) AS images, unnest(w_gone) AS gone) AS w
     WHERE o.model_id = w.model_id AND o.base_model = w.base_model
       AND (w.gone OR (w.downloads BETWEEN 0 AND 2147483647 AND w.images BETWEEN 0 AND 2147483647));
     DELETE FROM bmm.inc_overflow o
@@ -333,7 +336,8 @@ BEGIN
       AND NOT EXISTS (SELECT 1 FROM bmm.inc_version v WHERE v.model_id = o.model_id AND v.base_model = o.base_model);
     INSERT INTO bmm.inc_overflow (model_id, base_model, downloads, images)
     SELECT w.model_id, w.base_model, w.downloads, w.images
-    FROM unnest(w_models, w_bases, w_downloads, w_images, w_gone) AS w (model_id, base_model, downloads, images, gone)
+    FROM (SELECT unnest(w_models) AS model_id, unnest(w_bases) AS base_model, unnest(w_downloads) AS downloads,
+                 unnest(w_images) AS images, unnest(w_gone) AS gone) AS w
     WHERE NOT w.gone AND (w.downloads NOT BETWEEN 0 AND 2147483647 OR w.images NOT BETWEEN 0 AND 2147483647)
     ON CONFLICT (model_id, base_model) DO UPDATE SET downloads = excluded.downloads, images = excluded.images;
 
@@ -341,7 +345,7 @@ BEGIN
     SELECT w.inserted, w.updated, w.deleted, w.unchanged, w.clamped INTO inserted, updated, deleted, unchanged, clamped
     FROM bmm.write_pairs(
         o_models || recompute_models, w_models, w_bases,
-        ARRAY(SELECT CASE WHEN g THEN NULL ELSE greatest(t, 0) END FROM unnest(w_thumbs, w_gone) AS x (t, g)),
+        ARRAY(SELECT CASE WHEN g THEN NULL ELSE greatest(t, 0) END FROM (SELECT unnest(w_thumbs) AS t, unnest(w_gone) AS g) AS x),
         ARRAY(SELECT greatest(d, 0) FROM unnest(w_downloads) AS d),
         ARRAY(SELECT greatest(i, 0) FROM unnest(w_images) AS i)) w;
 END;
