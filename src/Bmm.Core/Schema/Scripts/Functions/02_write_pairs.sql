@@ -64,7 +64,7 @@ BEGIN
 
     WITH given AS MATERIALIZED (
         -- IN (a set), hashed once, not = ANY (the array), searched element by element for each
-        -- pair: a setbased batch gives 5,000 models in scope and 6,000 pairs (40 ms a batch).
+        -- pair: a setbased batch gives 5,000 models in scope and 6,000 pairs, 15 million comparisons.
         SELECT g.*, g.model_id IN (SELECT unnest(scope_models)) AS whole, l.row_id, l.row_id IS NOT NULL OR x.present IS NOT NULL AS present
         FROM (SELECT unnest(pair_models) AS model_id, unnest(pair_bases) AS base_model, unnest(pair_thumbs) AS thumbs,
                      unnest(pair_downloads) AS downloads, unnest(pair_images) AS images) AS g
