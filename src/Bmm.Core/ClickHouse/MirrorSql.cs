@@ -32,10 +32,13 @@ internal static class MirrorSql
         GROUP BY kind, row_id
         """;
 
-    /// <summary>Models mirrored and not yet written; whole wins over not whole.</summary>
+    /// <summary>
+    /// Models mirrored and not yet written; whole wins over not whole. Whole is a hashed set, as
+    /// in bmm.write_pairs: = ANY (@whole) would search the array once per model.
+    /// </summary>
     public const string AddPending = """
         INSERT INTO bmm.clickhouse_pending (model_id, whole)
-        SELECT m, m = ANY (@whole) FROM unnest(@models::int[]) AS m
+        SELECT m, m IN (SELECT unnest(@whole::int[])) FROM unnest(@models::int[]) AS m
         ON CONFLICT (model_id) DO UPDATE SET whole = bmm.clickhouse_pending.whole OR excluded.whole
         """;
 
