@@ -20,7 +20,7 @@ internal static class RecomputeSql
         WITH ids AS (
             SELECT DISTINCT id FROM unnest(@ids::int[]) AS id
         ), recount AS (
-            SELECT DISTINCT r.model_id, r.base_model FROM unnest(@recount_models::int[], @recount_bases::text[]) AS r (model_id, base_model)
+            SELECT DISTINCT unnest(@recount_models::int[]) AS model_id, unnest(@recount_bases::text[]) AS base_model
         ), {PublishedSums}, desired AS MATERIALIZED (
             -- Deciding per pair inside one pass (the subquery runs only for a recount) keeps the
             -- planner from joining recounted and kept pairs as two sets (a nested loop once cost 1.5 s).
