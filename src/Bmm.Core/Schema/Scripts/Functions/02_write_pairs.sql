@@ -85,33 +85,32 @@ BEGIN
     -- six columns from "Model" too; one that no longer exists is left to the removal below (no
     -- other writer touches its rows).
     WITH simple AS (
-        SELECT g.*, g.model_id IN (SELECT unnest(scope_models)) AS whole
+        SELECT g.model_id, g.base_model, g.thumbs, least(g.downloads, 2147483647)::int AS downloads,
+               least(g.images, 2147483647)::int AS images, g.model_id IN (SELECT unnest(scope_models)) AS whole
         FROM (SELECT unnest(pair_models) AS model_id, unnest(pair_bases) AS base_model, unnest(pair_thumbs) AS thumbs,
                      unnest(pair_downloads) AS downloads, unnest(pair_images) AS images) AS g
         WHERE g.thumbs IS NOT NULL AND g.model_id NOT IN (SELECT unnest(locking_models))
-    ), source AS (
-        SELECT s.model_id, s.base_model, s.thumbs, least(s.downloads, 2147483647)::int AS downloads,
-               least(s.images, 2147483647)::int AS images, s.whole, mo.*
+        ORDER BY g.model_id, g.base_model
+    ), written AS (
+        -- The model is read after the row is found: a pair without a row (all of a bulk load's)
+        -- costs no read of "Model" here.
+        UPDATE "ModelBaseModelMetric" t SET
+            "thumbsUpCount" = s.thumbs, "downloadCount" = s.downloads, "imageCount" = s.images,
+            "status" = CASE WHEN s.whole THEN mo."status" ELSE t."status" END,
+            "availability" = CASE WHEN s.whole THEN mo."availability" ELSE t."availability" END,
+            "nsfwLevel" = CASE WHEN s.whole THEN mo."nsfwLevel" ELSE t."nsfwLevel" END,
+            "mode" = CASE WHEN s.whole THEN mo."mode" ELSE t."mode" END,
+            "poi" = CASE WHEN s.whole THEN mo."poi" ELSE t."poi" END,
+            "minor" = CASE WHEN s.whole THEN mo."minor" ELSE t."minor" END,
+            "updatedAt" = now()
         FROM simple s
         LEFT JOIN LATERAL (SELECT m."status", m."availability", m."nsfwLevel", m."mode", m."poi", m."minor"
                            FROM "Model" m WHERE s.whole AND m."id" = s.model_id LIMIT 1) mo ON true
-        WHERE NOT s.whole OR mo."status" IS NOT NULL
-        ORDER BY s.model_id, s.base_model
-    ), written AS (
-        UPDATE "ModelBaseModelMetric" t SET
-            "thumbsUpCount" = s.thumbs, "downloadCount" = s.downloads, "imageCount" = s.images,
-            "status" = CASE WHEN s.whole THEN s."status" ELSE t."status" END,
-            "availability" = CASE WHEN s.whole THEN s."availability" ELSE t."availability" END,
-            "nsfwLevel" = CASE WHEN s.whole THEN s."nsfwLevel" ELSE t."nsfwLevel" END,
-            "mode" = CASE WHEN s.whole THEN s."mode" ELSE t."mode" END,
-            "poi" = CASE WHEN s.whole THEN s."poi" ELSE t."poi" END,
-            "minor" = CASE WHEN s.whole THEN s."minor" ELSE t."minor" END,
-            "updatedAt" = now()
-        FROM source s
         WHERE t."modelId" = s.model_id AND t."baseModel" = s.base_model
+          AND (NOT s.whole OR mo."status" IS NOT NULL)
           AND ((t."thumbsUpCount", t."downloadCount", t."imageCount") IS DISTINCT FROM (s.thumbs, s.downloads, s.images)
                OR s.whole AND (t."status", t."availability", t."nsfwLevel", t."mode", t."poi", t."minor")
-                              IS DISTINCT FROM (s."status", s."availability", s."nsfwLevel", s."mode", s."poi", s."minor"))
+                              IS DISTINCT FROM (mo."status", mo."availability", mo."nsfwLevel", mo."mode", mo."poi", mo."minor"))
         RETURNING t."modelId", t."baseModel"
     )
     SELECT coalesce(array_agg(w."modelId"), '{}'), coalesce(array_agg(w."baseModel"), '{}') INTO done_models, done_bases
