@@ -21,10 +21,13 @@
 --   * every other model (nearly all: a metric change, a setbased recount): its pairs are updated by
 --     key in one statement, in key order, which locks each row as it writes it. A row whose values
 --     are equal is neither locked nor written, so it costs no WAL.
--- Either way a model's rows are locked in one statement, in key order. The pairs left (equal, or
--- without a row) are then probed by key (LATERAL ... LIMIT 1, a probe: a planner expecting tens of
--- thousands of pairs otherwise hashed the whole table or "Model", 2 s of a day's backlog's 4 s
--- here). A row not locked is updated by key, so that a concurrent update of it is followed.
+-- Either way the rows whose counters change or that go are locked in one statement per model, in
+-- key order. The pairs left (equal, or without a row) are then probed by key (LATERAL ... LIMIT 1,
+-- a probe: a planner expecting tens of thousands of pairs otherwise hashed the whole table or
+-- "Model", 2 s of a day's backlog's 4 s here), and the few rows still to write are written by key
+-- after: a copied column of a locked model in scope, a zero row the publish trigger inserted
+-- meanwhile, the rows of a deleted model (which no other writer touches). A row not locked is
+-- updated by key, so that a concurrent update of it is followed.
 -- Custom plans: the arrays' sizes are then known to the planner (a generic plan guessed 100 rows).
 -- No JIT: compiling costs more than these keyed statements take. No sequential scans: every
 -- statement here is keyed, and for a day's 49,000 locked rows the planner hashed the whole table
